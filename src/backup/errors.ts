@@ -96,3 +96,15 @@ export class AmbiguousIdError extends LifeboatError {
     super(message, {code: 'AMBIGUOUS_ID', exitCode: ExitCode.USAGE, ...opts})
   }
 }
+
+/** Refused: removing the key the repository is open with. */
+export class KeyInUseError extends LifeboatError {
+  constructor(message: string, opts: Opts = {}) {
+    super(message, {
+      code: 'KEY_IN_USE',
+      exitCode: ExitCode.USAGE,
+      hint: 'open the repository with another password to remove this key, or use change-password',
+      ...opts,
+    })
+  }
+}
