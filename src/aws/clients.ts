@@ -10,7 +10,6 @@ export interface AwsOptions {
   region?: string
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ClientCtor<C> = new (config: any) => C
 
 export function makeAwsClient<C>(Ctor: ClientCtor<C>, opts: AwsOptions = {}): C {

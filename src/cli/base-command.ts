@@ -80,14 +80,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override toSuccessJson(result: unknown): SuccessEnvelope {
-    return {ok: true, command: this.id ?? '', result, warnings: this.warnings}
+    return {ok: true, command: (this.id ?? '').replaceAll(':', ' '), result, warnings: this.warnings}
   }
 
   protected override toErrorJson(err: unknown): ErrorEnvelope {
     const e = normalizeError(err)
     return {
       ok: false,
-      command: this.id ?? '',
+      command: (this.id ?? '').replaceAll(':', ' '),
       error: {code: e.code, message: e.message, exitCode: e.exitCode, where: e.where, hint: e.hint, details: e.details},
       warnings: this.warnings,
     }

@@ -11,7 +11,6 @@ export function table(headers: string[], rows: Array<Array<string | number | und
 }
 
 function visibleLength(s: string): number {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/\u001B\[[0-9;]*m/g, '').length
 }
 
