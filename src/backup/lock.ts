@@ -122,6 +122,20 @@ function conflictError(found: LockEntry[], exclusive: boolean, where: string): L
   })
 }
 
+/*
+ * restic (0.14 and others) checks whether a same-host lock holder is alive by sending it SIGHUP, whose
+ * default action in Node ends the process. While this process holds a lock it therefore ignores SIGHUP
+ * (refcounted over held locks), as restic itself must survive its peers' probes.
+ */
+let sighupHolders = 0
+const ignoreSighup = (): void => {}
+function holdSighup(): void {
+  if (sighupHolders++ === 0) process.on('SIGHUP', ignoreSighup)
+}
+function dropSighup(): void {
+  if (sighupHolders > 0 && --sighupHolders === 0) process.off('SIGHUP', ignoreSighup)
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A lock this process holds. */
@@ -137,6 +151,7 @@ export class RepositoryLock {
     refreshMs: number,
     private readonly onRefreshError?: (err: unknown) => void,
   ) {
+    holdSighup()
     if (refreshMs > 0) {
       this.timer = setInterval(() => {
         this.refresh().catch((error) => this.onRefreshError?.(error))
@@ -175,6 +190,7 @@ export class RepositoryLock {
     await this.chain.catch(() => {})
     if (this.releasedFlag) return
     this.releasedFlag = true
+    dropSighup()
     await this.repo.backend.remove({type: 'lock', name: this.lockId}).catch(ignoreNotFound)
   }
 }
@@ -206,19 +222,24 @@ async function tryLock(repo: Repository, exclusive: boolean, waitMs: number, opt
   let found = conflicts(await listLocks(repo), exclusive)
   if (found.length > 0) throw conflictError(found, exclusive, where)
   const info = currentLockInfo(exclusive)
-  const id = await repo.saveUnpacked('lock', info)
-  if (waitMs > 0) await sleep(waitMs)
+  holdSighup() // our lock file is visible from here on
   try {
-    found = conflicts(await listLocks(repo), exclusive, id)
-  } catch (error) {
-    await repo.backend.remove({type: 'lock', name: id}).catch(() => {})
-    throw error
+    const id = await repo.saveUnpacked('lock', info)
+    if (waitMs > 0) await sleep(waitMs)
+    try {
+      found = conflicts(await listLocks(repo), exclusive, id)
+    } catch (error) {
+      await repo.backend.remove({type: 'lock', name: id}).catch(() => {})
+      throw error
+    }
+    if (found.length > 0) {
+      await repo.backend.remove({type: 'lock', name: id}).catch(() => {})
+      throw conflictError(found, exclusive, where)
+    }
+    return new RepositoryLock(repo, id, info, opts.refreshMs ?? REFRESH_EVERY_MS, opts.onRefreshError)
+  } finally {
+    dropSighup() // the RepositoryLock holds its own count
   }
-  if (found.length > 0) {
-    await repo.backend.remove({type: 'lock', name: id}).catch(() => {})
-    throw conflictError(found, exclusive, where)
-  }
-  return new RepositoryLock(repo, id, info, opts.refreshMs ?? REFRESH_EVERY_MS, opts.onRefreshError)
 }
 
 /** Removes stale locks; returns their IDs. */
