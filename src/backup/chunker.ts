@@ -9,6 +9,11 @@
  *
  * The digest has `degree` bits (53 for restic's polynomials). The hot loop keeps it in two int32 halves
  * (hi = bits 32.., lo = bits 0..31) so no BigInt and no allocation happens per byte.
+ *
+ * Sliding a byte b in while byte o leaves the window is linear over GF(2), so instead of restic's
+ * "xor out[o], then shift and reduce" we compute shift(d) ^ mod[top8(d)] ^ out8[o] ^ b with
+ * out8[o] = o·x^(8·64) mod P: same digest, but the byte leaving the window is off the digest's
+ * dependency chain (the loop is bound by the latency of that chain).
  */
 import {open, type FileHandle} from 'node:fs/promises'
 import {degree as polyDegree, polyMod} from './polynomial.js'
@@ -24,12 +29,12 @@ export const CHUNKER_READ_SIZE = 8 * 1024 * 1024
 export interface ChunkerTables {
   readonly polynomial: bigint
   readonly degree: number
-  /** out[b] = b·x^(8·63) mod P: removes byte b leaving the window; split in hi/lo 32-bit halves. */
-  readonly outHi: Int32Array
-  readonly outLo: Int32Array
-  /** mod[b] = (b·x^degree) mod P: reduces the 8 bits shifted above the degree; split in hi/lo halves. */
-  readonly modHi: Int32Array
-  readonly modLo: Int32Array
+  /**
+   * 4 int32 per byte value b, interleaved for locality: [4b] / [4b+1] = hi / lo half of
+   * (b·x^degree) mod P (reduces the 8 bits shifted above the degree); [4b+2] / [4b+3] = hi / lo half of
+   * b·x^(8·64) mod P (removes byte b leaving the 64-byte window after the shift).
+   */
+  readonly table: Int32Array
 }
 
 export interface ChunkerOptions {
@@ -53,20 +58,17 @@ export function chunkerTables(pol: bigint): ChunkerTables {
   if (deg < 40 || deg > 63) {
     throw new RangeError(`chunker polynomial must have a degree between 40 and 63 (got ${deg})`)
   }
-  const outHi = new Int32Array(256)
-  const outLo = new Int32Array(256)
-  const modHi = new Int32Array(256)
-  const modLo = new Int32Array(256)
+  const table = new Int32Array(1024)
   for (let b = 0; b < 256; b++) {
-    let h = appendByte(0n, b, pol)
-    for (let i = 0; i < CHUNKER_WINDOW_SIZE - 1; i++) h = appendByte(h, 0, pol)
-    outHi[b] = Number(h >> 32n)
-    outLo[b] = Number(BigInt.asIntN(32, h))
     const m = polyMod(BigInt(b) << BigInt(deg), pol)
-    modHi[b] = Number(m >> 32n)
-    modLo[b] = Number(BigInt.asIntN(32, m))
+    table[4 * b] = Number(m >> 32n)
+    table[4 * b + 1] = Number(BigInt.asIntN(32, m))
+    let h = appendByte(0n, b, pol)
+    for (let i = 0; i < CHUNKER_WINDOW_SIZE; i++) h = appendByte(h, 0, pol)
+    table[4 * b + 2] = Number(h >> 32n)
+    table[4 * b + 3] = Number(BigInt.asIntN(32, h))
   }
-  const t: ChunkerTables = {polynomial: pol, degree: deg, outHi, outLo, modHi, modLo}
+  const t: ChunkerTables = {polynomial: pol, degree: deg, table}
   tableCache.set(pol, t)
   return t
 }
@@ -80,10 +82,7 @@ export class ChunkSplitter {
   /** Digest at the last cut (or at end()), as restic reports it (`Cut`). */
   lastFingerprint = 0n
 
-  private readonly outHi: Int32Array
-  private readonly outLo: Int32Array
-  private readonly modHi: Int32Array
-  private readonly modLo: Int32Array
+  private readonly table: Int32Array
   private readonly hiMask: number
   private readonly idxShift: number
   private readonly minSize: number
@@ -99,10 +98,7 @@ export class ChunkSplitter {
   private skip: number
 
   constructor(tables: ChunkerTables, opts: ChunkerOptions = {}) {
-    this.outHi = tables.outHi
-    this.outLo = tables.outLo
-    this.modHi = tables.modHi
-    this.modLo = tables.modLo
+    this.table = tables.table
     const hiBits = tables.degree - 32
     this.hiMask = (1 << hiBits) - 1
     this.idxShift = tables.degree - 8 - 32
@@ -138,7 +134,7 @@ export class ChunkSplitter {
     const n = buf.length
     const cuts: number[] = []
     const skipLen = this.minSize - CHUNKER_WINDOW_SIZE
-    const {outHi, outLo, modHi, modLo, hiMask, idxShift, splitMask, ring, minSize, maxSize} = this
+    const {table, hiMask, idxShift, splitMask, ring, minSize, maxSize} = this
     let i = 0
     while (i < n) {
       if (this.skip > 0) {
@@ -158,13 +154,11 @@ export class ChunkSplitter {
       while (i < n && i - CHUNKER_WINDOW_SIZE < segStart) {
         const b = buf[i]
         const pos = (count - skipLen + 1) & (CHUNKER_WINDOW_SIZE - 1)
-        const o = ring[pos]
+        const o = ring[pos] << 2
         ring[pos] = b
-        hi ^= outHi[o]
-        lo ^= outLo[o]
-        const idx = hi >>> idxShift
-        hi = (((hi << 8) | (lo >>> 24)) & hiMask) ^ modHi[idx]
-        lo = ((lo << 8) | b) ^ modLo[idx]
+        const idx = (hi >>> idxShift) << 2
+        hi = ((((hi << 8) | (lo >>> 24)) & hiMask) ^ table[o + 2]) ^ table[idx]
+        lo = (((lo << 8) | b) ^ table[o + 3]) ^ table[idx + 1]
         count++
         i++
         if (count >= minSize && ((lo & splitMask) === 0 || count >= maxSize)) {
@@ -173,22 +167,36 @@ export class ChunkSplitter {
         }
       }
       if (!cut && i < n) {
-        // Fast path: the byte leaving the window is buf[i - 64].
+        // Fast path: the byte leaving the window is buf[i - 64]. Unrolled by two.
         const limit = Math.min(n, i + (maxSize - count))
         const start = i
-        for (; i < limit; i++) {
-          const b = buf[i]
-          const o = buf[i - CHUNKER_WINDOW_SIZE]
-          hi ^= outHi[o]
-          lo ^= outLo[o]
-          const idx = hi >>> idxShift
-          hi = (((hi << 8) | (lo >>> 24)) & hiMask) ^ modHi[idx]
-          lo = ((lo << 8) | b) ^ modLo[idx]
+        while (i + 1 < limit) {
+          let o = buf[i - CHUNKER_WINDOW_SIZE] << 2
+          let idx = (hi >>> idxShift) << 2
+          hi = ((((hi << 8) | (lo >>> 24)) & hiMask) ^ table[o + 2]) ^ table[idx]
+          lo = (((lo << 8) | buf[i]) ^ table[o + 3]) ^ table[idx + 1]
           if ((lo & splitMask) === 0) {
-            i++
+            i += 1
             cut = true
             break
           }
+          o = buf[i - CHUNKER_WINDOW_SIZE + 1] << 2
+          idx = (hi >>> idxShift) << 2
+          hi = ((((hi << 8) | (lo >>> 24)) & hiMask) ^ table[o + 2]) ^ table[idx]
+          lo = (((lo << 8) | buf[i + 1]) ^ table[o + 3]) ^ table[idx + 1]
+          i += 2
+          if ((lo & splitMask) === 0) {
+            cut = true
+            break
+          }
+        }
+        if (!cut && i < limit) {
+          const o = buf[i - CHUNKER_WINDOW_SIZE] << 2
+          const idx = (hi >>> idxShift) << 2
+          hi = ((((hi << 8) | (lo >>> 24)) & hiMask) ^ table[o + 2]) ^ table[idx]
+          lo = (((lo << 8) | buf[i]) ^ table[o + 3]) ^ table[idx + 1]
+          i++
+          if ((lo & splitMask) === 0) cut = true
         }
         count += i - start
         if (!cut && count >= maxSize) cut = true
