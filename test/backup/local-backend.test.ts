@@ -5,7 +5,7 @@ import path from 'node:path'
 
 import {LocalBackend} from '../../src/backup/backend/local.js'
 import {NotFoundError, RepositoryExistsError} from '../../src/backup/errors.js'
-import {removeTree, tempDir} from './helpers.js'
+import {removeTree, tempDir} from './repo-helpers.js'
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 

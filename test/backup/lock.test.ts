@@ -8,7 +8,7 @@ import {LockConflictError} from '../../src/backup/errors.js'
 import {isStale, listLocks, lockRepository, removeAllLocks, removeStaleLocks, type LockInfo} from '../../src/backup/lock.js'
 import {Repository} from '../../src/backup/repository.js'
 import {formatGoTime} from '../../src/backup/unpacked.js'
-import {removeTree, restic, tempDir, TEST_KDF, TEST_POLY, writePasswordFile} from './helpers.js'
+import {removeTree, restic, tempDir, TEST_KDF, TEST_POLY, writePasswordFile} from './repo-helpers.js'
 
 const PW = 'lock test'
 

@@ -9,7 +9,7 @@ import {readPackHeader} from '../../src/backup/pack.js'
 import {Repository} from '../../src/backup/repository.js'
 import type {Snapshot} from '../../src/backup/types.js'
 import {formatGoTime} from '../../src/backup/unpacked.js'
-import {removeTree, restic, tempDir, TEST_KDF, TEST_POLY, writePasswordFile} from './helpers.js'
+import {removeTree, restic, tempDir, TEST_KDF, TEST_POLY, writePasswordFile} from './repo-helpers.js'
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const PW = 'correct horse battery staple'
@@ -127,9 +127,11 @@ describe('backup/repository @integration (restic 0.14 as judge)', function () {
     expect(files.get('/a.txt')!.equals(file)).to.equal(true)
   })
 
-  it('lets restic back up into a repository we created, and we read restic\'s backup back', async () => {
+  it('lets restic back up into a repository we created (random polynomial), and we read restic\'s backup back', async () => {
     const repoDir = path.join(dir, 'repo')
-    await Repository.init(new LocalBackend(repoDir), PW, {kdf: TEST_KDF, chunkerPolynomial: TEST_POLY})
+    // no polynomial given: init draws a random irreducible one (restic refuses a bad one on open)
+    const ours = await Repository.init(new LocalBackend(repoDir), PW, {kdf: TEST_KDF})
+    expect(ours.config.chunkerPolynomial).to.not.equal(TEST_POLY)
     const src = path.join(dir, 'src')
     await fs.mkdir(path.join(src, 'sub'), {recursive: true})
     const big = randomBytes(3 * 1024 * 1024 + 123) // several chunks
