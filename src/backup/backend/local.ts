@@ -24,6 +24,16 @@ function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code
 }
 
+/** Names in a folder; none when the folder does not exist. */
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir)
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return []
+    throw error
+  }
+}
+
 export interface LocalBackendOptions {
   /** fsync files and folders after writes (default true). */
   fsync?: boolean
@@ -161,13 +171,7 @@ export class LocalBackend implements Backend {
   }
 
   private async listDir(dir: string): Promise<FileInfo[]> {
-    let names: string[]
-    try {
-      names = await fs.readdir(dir)
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return []
-      throw error
-    }
+    const names = await readdirOrEmpty(dir)
     const out: FileInfo[] = []
     await Promise.all(
       names
@@ -196,13 +200,7 @@ export class LocalBackend implements Backend {
     }
     if (type !== 'pack') return this.listDir(path.join(this.location, DIRS[type]))
     const data = path.join(this.location, 'data')
-    let subs: string[]
-    try {
-      subs = await fs.readdir(data)
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return []
-      throw error
-    }
+    const subs = await readdirOrEmpty(data)
     const out: FileInfo[] = []
     for (const s of subs.filter((n) => /^[0-9a-f]{2}$/.test(n)).sort()) out.push(...(await this.listDir(path.join(data, s))))
     return out
