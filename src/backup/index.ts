@@ -248,6 +248,14 @@ export class MasterIndex {
   }
 
   /** Iterates every (blob, pack) record. */
+  /** IDs (hex) of the blobs of one type. */
+  *blobIds(type: BlobType): IterableIterator<string> {
+    const code = type === 'data' ? 0 : 1
+    for (let i = 0; i < this.n; i++) {
+      if (this.types[i] === code) yield Buffer.from(this.ids.buffer, this.ids.byteOffset + i * 32, 32).toString('hex')
+    }
+  }
+
   *blobs(): IterableIterator<BlobLocation> {
     for (let i = 0; i < this.n; i++) {
       yield this.record(i, Buffer.from(this.ids.buffer, this.ids.byteOffset + i * 32, 32).toString('hex'))

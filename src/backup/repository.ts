@@ -326,15 +326,28 @@ export class Repository {
 
   private async uploadPack(fp: FinishedPack): Promise<void> {
     await this.backend.save({type: 'pack', name: fp.id}, fp.parts.length === 1 ? fp.parts[0] : Buffer.concat(fp.parts, fp.size))
-    // Only now may an index name this pack.
-    this.index.add(fp.id, fp.blobs)
     for (const b of fp.blobs) this.pending.delete(this.pkey(b.type, b.id))
+    await this.registerPack(fp.id, fp.blobs)
+  }
+
+  /**
+   * Records a pack that is already stored (by this repository or by a backup worker thread): its blobs join
+   * the index, and a partial index file is written when enough blobs (or time) have accumulated.
+   */
+  async registerPack(id: string, blobs: PackedBlob[]): Promise<void> {
+    // Only now, with the pack stored, may an index name it.
+    this.index.add(id, blobs)
     if (this.unindexed.length === 0) this.unindexedSince = Date.now()
-    this.unindexed.push({id: fp.id, blobs: fp.blobs})
-    this.unindexedBlobs += fp.blobs.length
+    this.unindexed.push({id, blobs})
+    this.unindexedBlobs += blobs.length
     if (this.unindexedBlobs >= this.opts.indexMaxBlobs || Date.now() - this.unindexedSince >= this.opts.indexMaxAgeMs) {
       await this.writeIndex()
     }
+  }
+
+  /** Target size of data packs, bytes. */
+  get packSize(): number {
+    return this.opts.packSize
   }
 
   /** Writes index files for all stored packs not yet indexed (serialized; split to stay small). */
