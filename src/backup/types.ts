@@ -71,7 +71,12 @@ export interface TreeNode {
   size?: number
   links?: number
   linktarget?: string
-  linktargetRaw?: Buffer
+  linktargetRaw?: Buffer // exact target bytes when not valid UTF-8 (written as linktarget_raw, as restic ≥ 0.17)
+  /**
+   * Set when a decoded tree's linktarget held `\ufffd` escapes standing for invalid UTF-8 bytes (what
+   * restic 0.14 writes; the bytes are lost): the encoder writes U+FFFD back as that escape.
+   */
+  linktargetInvalidUtf8?: boolean
   extended_attributes?: Array<{name: string; value: Buffer}>
   device?: number
   content: string[] | null // data blob IDs for files ([] for empty), null otherwise
