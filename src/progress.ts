@@ -39,7 +39,7 @@ export function formatBytes(n: number): string {
     v /= 1024
     i++
   }
-  return i === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`
+  return i === 0 ? `${Math.round(n)} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`
 }
 
 export function formatDuration(seconds: number): string {

@@ -1,0 +1,424 @@
+/**
+ * The backup pipeline: scan → (unchanged? reuse the parent's blobs) → blob workers (chunk, hash, dedup,
+ * compress, encrypt, pack, store) → trees bottom-up → index → snapshot.
+ *
+ * Scanning runs on the main thread with synchronous fs calls (cheapest per file) and yields to the event
+ * loop between directories; file contents never pass through the main thread.
+ */
+import fs, {type BigIntStats} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import {errorMessage, LifeboatError, UsageError} from '../errors.js'
+import type {ProgressListener} from '../progress.js'
+import {LocalBackend} from './backend/local.js'
+import {ExcludeMatcher} from './exclude.js'
+import {lockRepository} from './lock.js'
+import {nodeFromStat} from './node.js'
+import type {Repository} from './repository.js'
+import {decodeTree, encodeTree} from './tree.js'
+import type {Snapshot, SnapshotSummary, TreeNode} from './types.js'
+import {formatGoTime} from './unpacked.js'
+import {BlobPool} from './workers/pool.js'
+import type {FileResult} from './workers/protocol.js'
+
+export const PROGRAM_VERSION = 'lifeboat 0.1.0'
+
+export interface BackupOptions {
+  paths: string[]
+  tags?: string[]
+  host?: string
+  excludes?: string[]
+  oneFileSystem?: boolean
+  /** Parent snapshot ID; undefined: the latest snapshot with the same host and paths; null: none. */
+  parent?: string | null
+  dryRun?: boolean
+  workers?: number
+  onEvent?: ProgressListener
+  /** Time of the snapshot (default: now). */
+  time?: Date
+}
+
+export interface BackupWarning {
+  path: string
+  message: string
+}
+
+export interface BackupResult {
+  snapshotId?: string
+  snapshot?: Snapshot
+  parent?: string
+  summary: SnapshotSummary
+  warnings: BackupWarning[]
+  dryRun: boolean
+}
+
+interface Counters {
+  filesNew: number
+  filesChanged: number
+  filesUnmodified: number
+  dirsNew: number
+  dirsChanged: number
+  dirsUnmodified: number
+  dataBlobs: number
+  treeBlobs: number
+  dataAdded: number
+  dataAddedPacked: number
+  files: number
+  bytes: number
+  filesDone: number
+  bytesDone: number
+}
+
+const SEP = Buffer.from('/')
+
+function nameKey(n: TreeNode): Buffer {
+  return n.nameRaw ?? Buffer.from(n.name, 'utf8')
+}
+
+/** A parent tree loaded for comparison: name → node. */
+type ParentDir = Map<string, TreeNode>
+
+export class Archiver {
+  private readonly c: Counters = {
+    filesNew: 0,
+    filesChanged: 0,
+    filesUnmodified: 0,
+    dirsNew: 0,
+    dirsChanged: 0,
+    dirsUnmodified: 0,
+    dataBlobs: 0,
+    treeBlobs: 0,
+    dataAdded: 0,
+    dataAddedPacked: 0,
+    files: 0,
+    bytes: 0,
+    filesDone: 0,
+    bytesDone: 0,
+  }
+  private readonly warnings: BackupWarning[] = []
+  private readonly excludes: ExcludeMatcher
+  private pool?: BlobPool
+  private rootDevs = new Set<bigint>()
+  private lastTick = 0
+  private readonly emit: ProgressListener
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly o: BackupOptions,
+  ) {
+    this.excludes = new ExcludeMatcher(o.excludes ?? [])
+    this.emit = o.onEvent ?? (() => {})
+  }
+
+  async run(): Promise<BackupResult> {
+    if (this.o.paths.length === 0) throw new UsageError('no paths to back up: name at least one file or folder')
+    const started = this.o.time ?? new Date()
+    const targets = [...new Set(this.o.paths.map((p) => path.resolve(p)))].sort()
+    for (const t of targets) {
+      try {
+        const st = fs.lstatSync(t, {bigint: true})
+        this.rootDevs.add(st.dev)
+      } catch (error) {
+        throw new UsageError(`cannot back up ${t}: ${errorMessage(error)}`, {where: t, code: 'PATH_NOT_FOUND'})
+      }
+    }
+    const host = this.o.host ?? os.hostname()
+    const lock = this.o.dryRun ? undefined : await lockRepository(this.repo, {exclusive: false})
+    try {
+      await this.repo.loadIndex()
+      const parent = await this.findParent(targets, host)
+      const parentRoot = parent ? await this.loadParentDir(parent.snapshot.tree) : undefined
+      this.emit({kind: 'start', phase: 'backup'})
+      if (!this.o.dryRun) {
+        const backend = this.repo.backend
+        if (!(backend instanceof LocalBackend)) throw new LifeboatError('parallel backup needs a local repository backend')
+        this.pool = new BlobPool({
+          key: this.repo.key,
+          polynomial: this.repo.config.chunkerPolynomial,
+          level: this.repo.compressionLevel,
+          packSize: this.repo.packSize,
+          repoRoot: backend.location,
+          knownDataIds: this.repo.index.blobIds('data'),
+          workers: this.o.workers,
+          onPack: async (id, blobs, size) => {
+            this.c.dataAddedPacked += size
+            this.c.dataBlobs += blobs.length
+            await this.repo.registerPack(id, blobs)
+          },
+        })
+      }
+      let treeId: string
+      try {
+        treeId = await this.saveVirtualRoot(targets, parentRoot)
+        if (this.pool) await this.pool.flush()
+      } finally {
+        await this.pool?.close()
+      }
+      const ended = new Date()
+      const summary = this.summary(started, ended)
+      this.emit({kind: 'done', phase: 'backup'})
+      if (this.o.dryRun) return {summary, warnings: this.warnings, dryRun: true, parent: parent?.id}
+      await this.repo.flush()
+      const user = os.userInfo()
+      const sn: Snapshot = {
+        time: formatGoTime(started),
+        ...(parent ? {parent: parent.id} : {}),
+        tree: treeId,
+        paths: targets,
+        hostname: host,
+        username: user.username,
+        uid: user.uid,
+        gid: user.gid,
+        ...(this.o.excludes && this.o.excludes.length > 0 ? {excludes: this.o.excludes} : {}),
+        ...(this.o.tags && this.o.tags.length > 0 ? {tags: this.o.tags} : {}),
+        program_version: PROGRAM_VERSION,
+        summary,
+      }
+      const snapshotId = await this.repo.saveSnapshot(sn)
+      return {snapshotId, snapshot: sn, parent: parent?.id, summary, warnings: this.warnings, dryRun: false}
+    } finally {
+      await lock?.release()
+    }
+  }
+
+  private summary(start: Date, end: Date): SnapshotSummary {
+    const c = this.c
+    return {
+      backup_start: formatGoTime(start),
+      backup_end: formatGoTime(end),
+      files_new: c.filesNew,
+      files_changed: c.filesChanged,
+      files_unmodified: c.filesUnmodified,
+      dirs_new: c.dirsNew,
+      dirs_changed: c.dirsChanged,
+      dirs_unmodified: c.dirsUnmodified,
+      data_blobs: c.dataBlobs,
+      tree_blobs: c.treeBlobs,
+      data_added: c.dataAdded,
+      data_added_packed: c.dataAddedPacked,
+      total_files_processed: c.files,
+      total_bytes_processed: c.bytes,
+    }
+  }
+
+  private async findParent(targets: string[], host: string): Promise<{id: string; snapshot: Snapshot} | undefined> {
+    if (this.o.parent === null) return undefined
+    if (this.o.parent) return this.repo.findSnapshot(this.o.parent)
+    const all = await this.repo.listSnapshots()
+    const same = all.filter((s) => s.snapshot.hostname === host && sameSet(s.snapshot.paths, targets))
+    return same.at(-1)
+  }
+
+  private async loadParentDir(treeId: string | undefined): Promise<ParentDir | undefined> {
+    if (!treeId) return undefined
+    try {
+      const nodes = decodeTree(await this.repo.loadBlob('tree', treeId))
+      return new Map(nodes.map((n) => [nameKey(n).toString('latin1'), n]))
+    } catch (error) {
+      this.warn('', `parent tree ${treeId.slice(0, 8)} unreadable, files are read again: ${errorMessage(error)}`)
+      return undefined
+    }
+  }
+
+  private warn(p: string, message: string): void {
+    this.warnings.push({path: p, message})
+    this.emit({kind: 'warning', path: p, message})
+  }
+
+  private tick(current?: string): void {
+    const now = Date.now()
+    if (now - this.lastTick < 200) return
+    this.lastTick = now
+    this.emit({kind: 'progress', phase: 'backup', files: this.c.filesDone, bytes: this.c.bytesDone, totalFiles: this.c.files, totalBytes: this.c.bytes, currentFile: current})
+  }
+
+  /**
+   * The snapshot's root tree holds the targets under their absolute paths: intermediate folders
+   * (e.g. /home for /home/pi/data) get nodes with their own metadata, as restic does.
+   */
+  private async saveVirtualRoot(targets: string[], parentRoot: ParentDir | undefined): Promise<string> {
+    interface VDir {
+      children: Map<string, VDir>
+      target?: string
+    }
+    const root: VDir = {children: new Map()}
+    for (const t of targets) {
+      const comps = t.split('/').filter(Boolean)
+      let d = root
+      if (comps.length === 0) {
+        root.target = '/'
+        continue
+      }
+      for (const c of comps) {
+        let next = d.children.get(c)
+        if (!next) d.children.set(c, (next = {children: new Map()}))
+        d = next
+      }
+      d.target = t
+    }
+    if (root.target) {
+      const id = await this.saveDir(Buffer.from('/'), parentRoot)
+      if (id === undefined) throw new LifeboatError('cannot read / (see the warnings above)')
+      return id
+    }
+
+    const saveV = async (dirPath: string, v: VDir, parent: ParentDir | undefined): Promise<string> => {
+      const nodes: TreeNode[] = []
+      for (const [name, child] of [...v.children.entries()]) {
+        const childPath = dirPath === '/' ? `/${name}` : `${dirPath}/${name}`
+        const pnode = parent?.get(Buffer.from(name).toString('latin1'))
+        if (child.target) {
+          const n = await this.entry(Buffer.from(childPath), Buffer.from(name), pnode, true)
+          if (n) nodes.push(n)
+          continue
+        }
+        let st: BigIntStats
+        try {
+          st = fs.lstatSync(childPath, {bigint: true})
+        } catch (error) {
+          this.warn(childPath, errorMessage(error))
+          continue
+        }
+        const node = await nodeFromStat(Buffer.from(childPath), Buffer.from(name), st)
+        const sub = pnode?.type === 'dir' ? await this.loadParentDir(pnode.subtree) : undefined
+        node.subtree = await saveV(childPath, child, sub)
+        node.content = null
+        nodes.push(node)
+      }
+      return this.saveTree(nodes)
+    }
+    return saveV('/', root, parentRoot)
+  }
+
+  private async saveTree(nodes: TreeNode[]): Promise<string> {
+    nodes.sort((a, b) => Buffer.compare(nameKey(a), nameKey(b)))
+    const bytes = encodeTree(nodes)
+    if (this.o.dryRun) return ''
+    const r = await this.repo.saveBlob('tree', bytes)
+    if (!r.known) this.c.treeBlobs++
+    return r.id
+  }
+
+  /** Backs up one directory entry; returns its node (undefined when skipped). */
+  private async entry(p: Buffer, name: Buffer, pnode: TreeNode | undefined, isTarget = false): Promise<TreeNode | undefined> {
+    const display = p.toString()
+    if (!this.excludes.empty && this.excludes.matches(p.toString('latin1'))) return undefined
+    let st: BigIntStats
+    try {
+      st = fs.lstatSync(p, {bigint: true})
+    } catch (error) {
+      this.warn(display, errorMessage(error))
+      return undefined
+    }
+    if (this.o.oneFileSystem && !isTarget && !this.rootDevs.has(st.dev)) return undefined
+    const node = await nodeFromStat(p, name, st)
+    if (st.isDirectory()) {
+      const parentDir = pnode?.type === 'dir' ? await this.loadParentDir(pnode.subtree) : undefined
+      const subtree = await this.saveDir(p, parentDir)
+      if (subtree === undefined) return undefined
+      node.subtree = subtree
+      node.content = null
+      if (!pnode) this.c.dirsNew++
+      else if (pnode.subtree === subtree) this.c.dirsUnmodified++
+      else this.c.dirsChanged++
+      return node
+    }
+    if (st.isFile()) {
+      const size = Number(st.size)
+      this.c.files++
+      this.c.bytes += size
+      if (pnode && this.unchanged(pnode, node)) {
+        node.content = pnode.content
+        this.c.filesUnmodified++
+        this.c.filesDone++
+        this.c.bytesDone += size
+        this.tick()
+        return node
+      }
+      if (this.o.dryRun) {
+        node.content = []
+        if (pnode) this.c.filesChanged++
+        else this.c.filesNew++
+        this.c.filesDone++
+        this.c.bytesDone += size
+        return node
+      }
+      // Asynchronous: the worker fills in the content; the caller awaits all of a directory's files.
+      this.pending.push(
+        this.pool!.submit(p, size, st.mtimeNs).then((r) => {
+          this.fileDone(r, node, pnode, display)
+        }),
+      )
+      this.pendingNodes.push(node)
+      return node
+    }
+    node.content = null
+    return node
+  }
+
+  private pending: Array<Promise<void>> = []
+  private pendingNodes: TreeNode[] = []
+
+  private fileDone(r: FileResult, node: TreeNode, pnode: TreeNode | undefined, display: string): void {
+    this.c.filesDone++
+    this.c.bytesDone += r.bytes
+    if (r.content === null) {
+      this.warn(display, r.error ?? 'cannot read file')
+      node.error = r.error ?? 'cannot read file'
+      return
+    }
+    node.content = r.content
+    if (r.changed) {
+      this.warn(display, 'file changed while it was read; the snapshot holds what was read')
+      node.size = r.bytes
+    }
+    this.c.dataAdded += r.newBytes
+    if (pnode) this.c.filesChanged++
+    else this.c.filesNew++
+    this.tick(display)
+  }
+
+  private unchanged(p: TreeNode, n: TreeNode): boolean {
+    if (p.type !== 'file' || !p.content) return false
+    if (p.mtime !== n.mtime || p.ctime !== n.ctime || p.size !== n.size || p.inode !== n.inode) return false
+    return p.content.every((id) => this.repo.hasBlob('data', id))
+  }
+
+  /** Reads a directory, backs up its entries, saves its tree; undefined when the folder cannot be read. */
+  private async saveDir(dir: Buffer, parent: ParentDir | undefined): Promise<string | undefined> {
+    let names: Buffer[]
+    try {
+      names = fs.readdirSync(dir, {encoding: 'buffer'})
+    } catch (error) {
+      this.warn(dir.toString(), errorMessage(error))
+      return undefined
+    }
+    names.sort(Buffer.compare)
+    const outerPending = this.pending
+    const outerNodes = this.pendingNodes
+    this.pending = []
+    this.pendingNodes = []
+    const nodes: TreeNode[] = []
+    const base = dir.length === 1 && dir[0] === 0x2f ? Buffer.alloc(0) : dir
+    for (const name of names) {
+      const n = await this.entry(Buffer.concat([base, SEP, name]), name, parent?.get(name.toString('latin1')))
+      if (n) nodes.push(n)
+    }
+    const mine = this.pending
+    this.pending = outerPending
+    this.pendingNodes = outerNodes
+    if (this.pool) await this.pool.waitBacklog(20_000)
+    await Promise.all(mine)
+    // Files that could not be read are left out of the tree (each was reported as a warning).
+    const kept = nodes.filter((n) => !(n.type === 'file' && n.content === null && n.error))
+    for (const n of kept) delete n.error
+    return this.saveTree(kept)
+  }
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false
+  const s = new Set(a)
+  return b.every((x) => s.has(x))
+}

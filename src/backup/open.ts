@@ -1,0 +1,172 @@
+/**
+ * Finding and opening a repository: where it is (flag > LIFEBOAT_REPOSITORY > RESTIC_REPOSITORY > config >
+ * the default local folder) and its password (LIFEBOAT_PASSWORD > --password-file / LIFEBOAT_PASSWORD_FILE >
+ * --password-command > RESTIC_PASSWORD / RESTIC_PASSWORD_FILE > config > a prompt on a terminal).
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+
+import type {LifeboatConfig, RepositoryConfig} from '../config/schema.js'
+import {defaultRepositoryPath, expandHome} from '../config/paths.js'
+import {LifeboatError, UsageError} from '../errors.js'
+import {runTool} from '../exec/runner.js'
+import {LocalBackend} from './backend/local.js'
+import {NoRepositoryError} from './errors.js'
+import {randomPolynomial} from './polynomial.js'
+import {type InitOptions, Repository, type RepositoryOptions} from './repository.js'
+import type {Backend} from './types.js'
+
+export type LocationSource = 'flag' | 'LIFEBOAT_REPOSITORY' | 'RESTIC_REPOSITORY' | 'config' | 'default'
+
+export interface RepositoryLocation {
+  location: string
+  source: LocationSource
+  /** The config file's entry, when the location came from (or names) one. */
+  entry?: RepositoryConfig
+  name?: string
+}
+
+export function resolveLocation(flag: string | undefined, config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env): RepositoryLocation {
+  const repos = config.repositories ?? {}
+  if (flag) {
+    // --repo may name a repository of the config file.
+    if (repos[flag]) return {location: repos[flag].location, source: 'flag', entry: repos[flag], name: flag}
+    return {location: flag, source: 'flag'}
+  }
+  if (env.LIFEBOAT_REPOSITORY) return {location: env.LIFEBOAT_REPOSITORY, source: 'LIFEBOAT_REPOSITORY'}
+  if (env.RESTIC_REPOSITORY) return {location: env.RESTIC_REPOSITORY, source: 'RESTIC_REPOSITORY'}
+  const name = config.defaultRepository ?? (repos.default ? 'default' : undefined)
+  if (name) {
+    const entry = repos[name]
+    if (!entry) {
+      throw new UsageError(`defaultRepository "${name}" is not among the config's repositories`, {
+        hint: `add repositories.${name}.location to the config file, or pass --repo`,
+      })
+    }
+    return {location: entry.location, source: 'config', entry, name}
+  }
+  return {location: defaultRepositoryPath(env), source: 'default'}
+}
+
+/** The storage behind a location string. */
+export function backendFor(location: string): Backend {
+  if (location.startsWith('s3:') || location.startsWith('s3://')) {
+    throw new UsageError(`S3 repositories are not supported by this version yet: ${location}`, {
+      code: 'UNSUPPORTED_LOCATION',
+      hint: 'use a local folder for now (the S3 backend is tracked separately)',
+    })
+  }
+  if (/^(sftp|rest|b2|azure|gs|swift|rclone):/.test(location)) {
+    throw new UsageError(`unsupported repository location ${location}`, {code: 'UNSUPPORTED_LOCATION', hint: 'use a local folder or an S3 bucket'})
+  }
+  const p = location.startsWith('local:') ? location.slice('local:'.length) : location
+  return new LocalBackend(path.resolve(expandHome(p)))
+}
+
+export interface PasswordSources {
+  passwordFile?: string
+  passwordCommand?: string
+  env?: NodeJS.ProcessEnv
+  entry?: RepositoryConfig
+  /** Asks on a terminal; absent when prompting is not allowed. */
+  prompt?: (opts: {confirm: boolean}) => Promise<string>
+  /** Ask twice (creating a repository). */
+  confirm?: boolean
+}
+
+/** Finds the repository password; throws a usage error naming the ways to supply one. */
+export async function resolvePassword(s: PasswordSources): Promise<string> {
+  const env = s.env ?? process.env
+  if (env.LIFEBOAT_PASSWORD) return env.LIFEBOAT_PASSWORD
+  const file = s.passwordFile ?? env.LIFEBOAT_PASSWORD_FILE
+  if (file) return readPasswordFile(file)
+  if (s.passwordCommand) return runPasswordCommand(s.passwordCommand)
+  if (env.RESTIC_PASSWORD) return env.RESTIC_PASSWORD
+  if (env.RESTIC_PASSWORD_FILE) return readPasswordFile(env.RESTIC_PASSWORD_FILE)
+  if (s.entry?.passwordFile) return readPasswordFile(expandHome(s.entry.passwordFile))
+  if (s.entry?.passwordCommand) return runPasswordCommand(s.entry.passwordCommand)
+  if (s.entry?.password) return s.entry.password
+  if (s.prompt) return s.prompt({confirm: Boolean(s.confirm)})
+  throw new UsageError('the repository password is needed: set LIFEBOAT_PASSWORD, or pass --password-file FILE or --password-command CMD', {
+    code: 'MISSING_PASSWORD',
+    hint: 'LIFEBOAT_PASSWORD_FILE, RESTIC_PASSWORD and RESTIC_PASSWORD_FILE work too; on a terminal Lifeboat asks',
+  })
+}
+
+async function readPasswordFile(file: string): Promise<string> {
+  let text: string
+  try {
+    text = await fs.readFile(file, 'utf8')
+  } catch (error) {
+    throw new UsageError(`cannot read the password file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`, {where: file})
+  }
+  // Like restic: the first line, without its line ending.
+  const pw = text.split(/\r?\n/)[0]
+  if (pw === '') throw new UsageError(`the password file ${file} is empty`, {where: file})
+  return pw
+}
+
+/** Splits a command line into argv (single and double quotes, backslash escapes); never runs a shell. */
+export function splitCommandLine(cmd: string): string[] {
+  const out: string[] = []
+  let cur = ''
+  let has = false
+  let q: '"' | "'" | undefined
+  for (let i = 0; i < cmd.length; i++) {
+    const c = cmd[i]
+    if (q) {
+      if (c === q) q = undefined
+      else if (c === '\\' && q === '"' && i + 1 < cmd.length) cur += cmd[++i]
+      else cur += c
+    } else if (c === '"' || c === "'") {
+      q = c
+      has = true
+    } else if (c === '\\' && i + 1 < cmd.length) {
+      cur += cmd[++i]
+      has = true
+    } else if (/\s/.test(c)) {
+      if (has || cur) out.push(cur)
+      cur = ''
+      has = false
+    } else cur += c
+  }
+  if (q) throw new UsageError(`unbalanced quote in --password-command`)
+  if (has || cur) out.push(cur)
+  return out
+}
+
+async function runPasswordCommand(cmd: string): Promise<string> {
+  const argv = splitCommandLine(cmd)
+  if (argv.length === 0) throw new UsageError('--password-command is empty')
+  const r = await runTool(argv[0], argv.slice(1), {timeoutMs: 60_000}).catch((error: unknown) => {
+    throw new UsageError(`the password command failed: ${(error as Error).message}`, {code: 'PASSWORD_COMMAND_FAILED'})
+  })
+  const pw = r.stdout.split(/\r?\n/)[0]
+  if (pw === '') throw new UsageError('the password command printed nothing')
+  return pw
+}
+
+export interface OpenRequest {
+  location: RepositoryLocation
+  password: () => Promise<string>
+  options?: RepositoryOptions
+}
+
+/** Opens an existing repository. */
+export async function openRepository(r: OpenRequest): Promise<Repository> {
+  const backend = backendFor(r.location.location)
+  if (!(await backend.exists({type: 'config', name: 'config'}))) {
+    throw new NoRepositoryError(backend.location)
+  }
+  return Repository.open(backend, await r.password(), {compression: r.location.entry?.compression, ...r.options})
+}
+
+/** Creates a repository; refuses an existing one. */
+export async function initRepository(r: OpenRequest & {init?: InitOptions}): Promise<Repository> {
+  const backend = backendFor(r.location.location)
+  if (await backend.exists({type: 'config', name: 'config'})) {
+    throw new LifeboatError(`a repository already exists at ${backend.location}`, {code: 'REPOSITORY_EXISTS', where: backend.location})
+  }
+  const password = await r.password()
+  return Repository.init(backend, password, {chunkerPolynomial: randomPolynomial(), compression: r.location.entry?.compression, ...r.init})
+}

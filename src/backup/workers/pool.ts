@@ -1,0 +1,191 @@
+import os from 'node:os'
+import {Worker} from 'node:worker_threads'
+
+import {LifeboatError} from '../../errors.js'
+import type {MasterKey} from '../crypto.js'
+import type {PackedBlob} from '../types.js'
+import {buildKnownSet} from './known-set.js'
+import type {FileJob, FileResult, FromWorker, ToWorker, WorkerInit} from './protocol.js'
+
+export interface BlobPoolOptions {
+  key: MasterKey
+  polynomial: string
+  level: number
+  packSize: number
+  repoRoot: string
+  fsync?: boolean
+  /** IDs of data blobs the repository already has. */
+  knownDataIds: Iterable<string>
+  workers?: number
+  /** Called (in order per worker) when a worker has stored a pack. */
+  onPack: (id: string, blobs: PackedBlob[], size: number) => void | Promise<void>
+}
+
+interface Slot {
+  worker: Worker
+  outstandingBytes: number
+  outstandingBatches: number
+  pending: Map<number, {resolve: (r: FileResult) => void; size: number}>
+}
+
+const BATCH_FILES = 128
+const BATCH_BYTES = 8 * 1024 * 1024
+const MAX_BATCHES_PER_WORKER = 3
+
+/** The worker script next to this module (.ts under tsx in tests, .js when built). */
+function workerUrl(): URL {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+  return new URL(`./blob-worker${ext}`, import.meta.url)
+}
+
+/**
+ * Worker threads that turn files into stored data blobs. `submit` returns the file's blob IDs once its
+ * worker has processed it; packs are stored by the workers and reported through `onPack`.
+ */
+export class BlobPool {
+  private readonly slots: Slot[] = []
+  private queue: Array<{job: FileJob; resolve: (r: FileResult) => void}> = []
+  private queuedBytes = 0
+  private nextJob = 1
+  private failure: Error | undefined
+  private flushSeq = 0
+  private readonly flushWaiters = new Map<number, {remaining: number; resolve: () => void}>()
+  private readonly drainWaiters: Array<() => void> = []
+  private packChain: Promise<void> = Promise.resolve()
+
+  constructor(private readonly o: BlobPoolOptions) {
+    const n = Math.max(1, o.workers ?? Math.min(os.availableParallelism(), 8))
+    const init: WorkerInit = {
+      key: {encrypt: o.key.encrypt, macK: o.key.macK, macR: o.key.macR},
+      polynomial: o.polynomial,
+      level: o.level,
+      packSize: o.packSize,
+      repoRoot: o.repoRoot,
+      fsync: o.fsync ?? true,
+      known: buildKnownSet(o.knownDataIds),
+    }
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(workerUrl(), {workerData: init})
+      const slot: Slot = {worker, outstandingBytes: 0, outstandingBatches: 0, pending: new Map()}
+      worker.on('message', (m: FromWorker) => this.onMessage(slot, m))
+      worker.on('error', (e) => this.fail(new LifeboatError(`backup worker crashed: ${e.message}`, {cause: e})))
+      worker.on('exit', (code) => {
+        if (code !== 0 && !this.closed) this.fail(new LifeboatError(`backup worker exited with code ${code}`))
+      })
+      this.slots.push(slot)
+    }
+  }
+
+  private closed = false
+
+  /** Files queued but not yet handed to a worker. */
+  get backlog(): number {
+    return this.queue.length
+  }
+
+  submit(path: Uint8Array, size: number, mtimeNs: bigint): Promise<FileResult> {
+    if (this.failure) return Promise.reject(this.failure)
+    return new Promise((resolve) => {
+      this.queue.push({job: {job: this.nextJob++, path, size, mtimeNs: mtimeNs.toString()}, resolve})
+      this.queuedBytes += size
+      this.dispatch()
+    })
+  }
+
+  /** Resolves when the backlog is below `max` files (back-pressure for the scanner). */
+  async waitBacklog(max: number): Promise<void> {
+    while (this.queue.length > max && !this.failure) await new Promise<void>((r) => this.drainWaiters.push(r))
+    if (this.failure) throw this.failure
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let best: Slot | undefined
+      for (const s of this.slots) {
+        if (s.outstandingBatches >= MAX_BATCHES_PER_WORKER) continue
+        if (!best || s.outstandingBytes < best.outstandingBytes) best = s
+      }
+      if (!best) return
+      const batch: FileJob[] = []
+      let bytes = 0
+      while (this.queue.length > 0 && batch.length < BATCH_FILES && (bytes < BATCH_BYTES || batch.length === 0)) {
+        const q = this.queue.shift()!
+        batch.push(q.job)
+        bytes += q.job.size
+        best.pending.set(q.job.job, {resolve: q.resolve, size: q.job.size})
+      }
+      this.queuedBytes -= bytes
+      best.outstandingBytes += bytes
+      best.outstandingBatches++
+      this.send(best, {t: 'files', batch})
+    }
+    for (const w of this.drainWaiters.splice(0)) w()
+  }
+
+  private send(slot: Slot, m: ToWorker): void {
+    slot.worker.postMessage(m)
+  }
+
+  private onMessage(slot: Slot, m: FromWorker): void {
+    switch (m.t) {
+      case 'results': {
+        slot.outstandingBatches--
+        for (const r of m.results) {
+          const p = slot.pending.get(r.job)
+          if (!p) continue
+          slot.pending.delete(r.job)
+          slot.outstandingBytes -= p.size
+          p.resolve(r)
+        }
+        this.dispatch()
+        break
+      }
+      case 'pack': {
+        // Tell the other workers, so they do not store the same blobs again.
+        const ids = m.blobs.map((b) => b.id)
+        for (const s of this.slots) if (s !== slot) this.send(s, {t: 'known', ids})
+        this.packChain = this.packChain.then(() => this.o.onPack(m.id, m.blobs, m.size)).catch((error) => this.fail(error))
+        break
+      }
+      case 'flushed': {
+        const w = this.flushWaiters.get(m.seq)
+        if (w && --w.remaining === 0) {
+          this.flushWaiters.delete(m.seq)
+          w.resolve()
+        }
+        break
+      }
+      case 'fatal': {
+        this.fail(new LifeboatError(`backup worker failed: ${m.message}`))
+        break
+      }
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure) return
+    this.failure = e
+    for (const s of this.slots) for (const p of s.pending.values()) p.resolve({job: 0, content: null, bytes: 0, newBlobs: 0, newBytes: 0, error: e.message, errorCode: 'EWORKER'})
+    for (const q of this.queue) q.resolve({job: q.job.job, content: null, bytes: 0, newBlobs: 0, newBytes: 0, error: e.message, errorCode: 'EWORKER'})
+    this.queue = []
+    for (const w of this.flushWaiters.values()) w.resolve()
+    for (const w of this.drainWaiters.splice(0)) w()
+  }
+
+  /** Stores every open pack; resolves when all packs are stored and reported. */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure
+    const seq = ++this.flushSeq
+    await new Promise<void>((resolve) => {
+      this.flushWaiters.set(seq, {remaining: this.slots.length, resolve})
+      for (const s of this.slots) this.send(s, {t: 'flush', seq})
+    })
+    await this.packChain
+    if (this.failure) throw this.failure
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+  }
+}
