@@ -1,7 +1,8 @@
 /**
  * File metadata ⇄ tree nodes, as restic 0.14 records and restores it on Linux.
  *
- * Recorded (checked against restic 0.14 trees): mode as Go FileMode bits; mtime/atime/ctime as Go
+ * Recorded (checked against restic 0.14 trees): mode as Go FileMode bits; mtime, atime (= mtime: restic
+ * 0.14 does not record the real access time), ctime as Go
  * RFC3339Nano in the machine's local zone (fraction without trailing zeros, "Z" for a zero offset, else
  * "±hh:mm"); uid/gid; user/group names (omitted when unknown); inode and device_id for every type;
  * size and links for files; links and linktarget for symlinks; links and device (rdev) for block/char
@@ -177,8 +178,9 @@ export function clearIdNameCache(): void {
 // Extended attributes (through @napi-rs/xattr, which does not follow symlinks)
 
 /**
- * Runs `fn` with a string path for `path`. Non-UTF-8 paths (Buffers) go through /proc/self/fd; that
- * cannot reach a symlink itself, so then `fn` gets undefined.
+ * Runs `fn` with a string path for `path`. Non-UTF-8 paths (Buffers) go through /proc/<pid>/fd (usable
+ * by child processes too; it follows to the file, so use it without "no-follow" flags); that cannot reach
+ * a symlink itself, so then `fn` gets undefined.
  */
 async function withStringPath<T>(path: FsPath, isSymlink: boolean, fn: (p: string | undefined) => Promise<T>): Promise<T> {
   if (typeof path === 'string') return fn(path)
@@ -186,7 +188,7 @@ async function withStringPath<T>(path: FsPath, isSymlink: boolean, fn: (p: strin
   if (isSymlink) return fn(undefined)
   const fd = await pOpen(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW)
   try {
-    return await fn(`/proc/self/fd/${fd}`)
+    return await fn(`/proc/${process.pid}/fd/${fd}`)
   } finally {
     await pClose(fd)
   }
@@ -227,7 +229,8 @@ export async function nodeFromStat(path: FsPath, name: string | Buffer, st: BigI
     type,
     mode: goFileMode(Number(st.mode)),
     mtime: formatGoTime(st.mtimeNs),
-    atime: formatGoTime(st.atimeNs),
+    // restic 0.14 records the modification time as atime too (verified: atime 2022 / mtime 2020 → both 2020).
+    atime: formatGoTime(st.mtimeNs),
     ctime: formatGoTime(st.ctimeNs),
     uid,
     gid,
@@ -281,8 +284,8 @@ export async function nodeFromPath(path: FsPath, name: string | Buffer, opts: No
 /** Major/minor of a Linux dev_t (glibc encoding). */
 export function splitDevice(rdev: number | bigint): {major: number; minor: number} {
   const d = BigInt(rdev)
-  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn)
-  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn)
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n)
+  const minor = (d & 0xffn) | ((d >> 12n) & 0xffffff00n)
   return {major: Number(major), minor: Number(minor)}
 }
 
@@ -375,15 +378,18 @@ export async function restoreNodeMetadata(path: FsPath, node: TreeNode, opts: Re
     if (node.type === 'symlink') await pLutimes(path, utimesSeconds(atime), utimesSeconds(mtime))
     else await pUtimes(path, utimesSeconds(atime), utimesSeconds(mtime))
     if (opts.preciseTimes && (atime.ns % 1000 !== 0 || mtime.ns % 1000 !== 0)) {
-      const p = typeof path === 'string' ? path : path.toString('utf8')
-      if (typeof path !== 'string' && !isValidUtf8(path)) {
-        warnings.push('nanosecond times of a non-UTF-8 path were kept at microsecond precision')
-      } else {
-        const at = `@${atime.sec}.${String(atime.ns).padStart(9, '0')}`
-        const mt = `@${mtime.sec}.${String(mtime.ns).padStart(9, '0')}`
-        await pExecFile('touch', ['-h', '-a', '-d', at, '--', p])
-        await pExecFile('touch', ['-h', '-m', '-d', mt, '--', p])
-      }
+      const at = `@${atime.sec}.${String(atime.ns).padStart(9, '0')}`
+      const mt = `@${mtime.sec}.${String(mtime.ns).padStart(9, '0')}`
+      await withStringPath(path, node.type === 'symlink', async (p) => {
+        if (p === undefined) {
+          warnings.push('nanosecond times of a symlink at a non-UTF-8 path were kept at microsecond precision')
+          return
+        }
+        // A /proc/<pid>/fd path must be followed; a real path must not (symlinks keep their own times).
+        const noFollow = p.startsWith('/proc/') && typeof path !== 'string' ? [] : ['-h']
+        await pExecFile('touch', [...noFollow, '-a', '-d', at, '--', p])
+        await pExecFile('touch', [...noFollow, '-m', '-d', mt, '--', p])
+      })
     }
   }
   return {warnings}

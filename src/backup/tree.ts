@@ -150,7 +150,6 @@ export function goUnquote(s: string): Buffer {
 // ---------------------------------------------------------------------------------------------------
 // JSON strings as Go 1.19's encoding/json writes them (HTML-safe).
 
-// eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/
 
 function escapeUnit(c: number): string {
