@@ -14,7 +14,7 @@ import type {ProgressListener} from '../progress.js'
 import {LocalBackend} from './backend/local.js'
 import {ExcludeMatcher} from './exclude.js'
 import {lockRepository} from './lock.js'
-import {nodeFromStat} from './node.js'
+import {formatGoTime as formatNs, goFileMode, nodeFromStat} from './node.js'
 import type {Repository} from './repository.js'
 import {decodeTree, encodeTree} from './tree.js'
 import type {Snapshot, SnapshotSummary, TreeNode} from './types.js'
@@ -23,6 +23,9 @@ import {BlobPool} from './workers/pool.js'
 import type {FileResult} from './workers/protocol.js'
 
 export const PROGRAM_VERSION = 'lifeboat 0.1.0'
+
+/** Files scanned but not yet stored that the scanner lets pile up before it waits (bounds memory). */
+const MAX_INFLIGHT_FILES = 4096
 
 export interface BackupOptions {
   paths: string[]
@@ -76,8 +79,8 @@ function nameKey(n: TreeNode): Buffer {
   return n.nameRaw ?? Buffer.from(n.name, 'utf8')
 }
 
-/** A parent tree loaded for comparison: name → node. */
-type ParentDir = Map<string, TreeNode>
+/** A parent tree loaded for comparison: name → node, and the tree's own ID. */
+type ParentDir = Map<string, TreeNode> & {treeId?: string}
 
 export class Archiver {
   private readonly c: Counters = {
@@ -214,7 +217,9 @@ export class Archiver {
     if (!treeId) return undefined
     try {
       const nodes = decodeTree(await this.repo.loadBlob('tree', treeId))
-      return new Map(nodes.map((n) => [nameKey(n).toString('latin1'), n]))
+      const dir: ParentDir = new Map(nodes.map((n) => [nameKey(n).toString('latin1'), n]))
+      dir.treeId = treeId
+      return dir
     } catch (error) {
       this.warn('', `parent tree ${treeId.slice(0, 8)} unreadable, files are read again: ${errorMessage(error)}`)
       return undefined
@@ -301,17 +306,56 @@ export class Archiver {
   }
 
   /** Backs up one directory entry; returns its node (undefined when skipped). */
-  private async entry(p: Buffer, name: Buffer, pnode: TreeNode | undefined, isTarget = false): Promise<TreeNode | undefined> {
+  /**
+   * Backs up one directory entry; resolves to its node (undefined when skipped). lstat runs synchronously
+   * here, so a file counts as in flight from the moment the scanner sees it.
+   */
+  private entry(p: Buffer, name: Buffer, pnode: TreeNode | undefined, isTarget = false): Promise<TreeNode | undefined> {
     const display = p.toString()
-    if (!this.excludes.empty && this.excludes.matches(p.toString('latin1'))) return undefined
+    if (!this.excludes.empty && this.excludes.matches(p.toString('latin1'))) return Promise.resolve(undefined)
     let st: BigIntStats
     try {
       st = fs.lstatSync(p, {bigint: true})
     } catch (error) {
       this.warn(display, errorMessage(error))
-      return undefined
+      return Promise.resolve(undefined)
     }
-    if (this.o.oneFileSystem && !isTarget && !this.rootDevs.has(st.dev)) return undefined
+    if (this.o.oneFileSystem && !isTarget && !this.rootDevs.has(st.dev)) return Promise.resolve(undefined)
+    if (!st.isFile()) return this.entryWithStat(p, name, pnode, st, display)
+    this.inflightFiles++
+    return this.entryWithStat(p, name, pnode, st, display).finally(() => {
+      if (--this.inflightFiles <= MAX_INFLIGHT_FILES / 2 && this.inflightWaiters.length > 0) for (const w of this.inflightWaiters.splice(0)) w()
+    })
+  }
+
+  private async entryWithStat(p: Buffer, name: Buffer, pnode: TreeNode | undefined, st: BigIntStats, display: string): Promise<TreeNode | undefined> {
+    if (pnode && sameMetadata(pnode, st)) {
+      // Nothing about this entry changed since the parent snapshot (a change of mode, owner, xattrs or link
+      // count would have changed ctime): keep the parent's node as it is.
+      if (st.isDirectory()) {
+        const parentDir = await this.loadParentDir(pnode.subtree)
+        const subtree = await this.saveDir(p, parentDir)
+        if (subtree === undefined) return undefined
+        if (subtree === pnode.subtree) {
+          this.c.dirsUnmodified++
+          return pnode
+        }
+        this.c.dirsChanged++
+        return {...pnode, subtree}
+      }
+      if (st.isFile()) {
+        if (pnode.content && pnode.content.every((id) => this.repo.hasBlob('data', id))) {
+          const size = Number(st.size)
+          this.c.files++
+          this.c.bytes += size
+          this.c.filesUnmodified++
+          this.c.filesDone++
+          this.c.bytesDone += size
+          this.tick()
+          return pnode
+        }
+      } else return pnode
+    }
     const node = await nodeFromStat(p, name, st)
     if (st.isDirectory()) {
       const parentDir = pnode?.type === 'dir' ? await this.loadParentDir(pnode.subtree) : undefined
@@ -324,41 +368,39 @@ export class Archiver {
       else this.c.dirsChanged++
       return node
     }
-    if (st.isFile()) {
-      const size = Number(st.size)
-      this.c.files++
-      this.c.bytes += size
-      if (pnode && this.unchanged(pnode, node)) {
-        node.content = pnode.content
-        this.c.filesUnmodified++
-        this.c.filesDone++
-        this.c.bytesDone += size
-        this.tick()
-        return node
-      }
-      if (this.o.dryRun) {
-        node.content = []
-        if (pnode) this.c.filesChanged++
-        else this.c.filesNew++
-        this.c.filesDone++
-        this.c.bytesDone += size
-        return node
-      }
-      // Asynchronous: the worker fills in the content; the caller awaits all of a directory's files.
-      this.pending.push(
-        this.pool!.submit(p, size, st.mtimeNs).then((r) => {
-          this.fileDone(r, node, pnode, display)
-        }),
-      )
-      this.pendingNodes.push(node)
-      return node
-    }
+    if (st.isFile()) return this.fileEntry(p, st, node, pnode, display)
     node.content = null
     return node
   }
 
-  private pending: Array<Promise<void>> = []
-  private pendingNodes: TreeNode[] = []
+  /** Files being read (or waiting for a worker) right now; the scanner pauses while there are too many. */
+  private inflightFiles = 0
+  private readonly inflightWaiters: Array<() => void> = []
+
+  private async fileEntry(p: Buffer, st: BigIntStats, node: TreeNode, pnode: TreeNode | undefined, display: string): Promise<TreeNode> {
+    const size = Number(st.size)
+    this.c.files++
+    this.c.bytes += size
+    if (pnode && this.unchanged(pnode, node)) {
+      node.content = pnode.content
+      this.c.filesUnmodified++
+      this.c.filesDone++
+      this.c.bytesDone += size
+      this.tick()
+      return node
+    }
+    if (this.o.dryRun) {
+      node.content = []
+      if (pnode) this.c.filesChanged++
+      else this.c.filesNew++
+      this.c.filesDone++
+      this.c.bytesDone += size
+      return node
+    }
+    const r = await this.pool!.submit(p, size, st.mtimeNs)
+    this.fileDone(r, node, pnode, display)
+    return node
+  }
 
   private fileDone(r: FileResult, node: TreeNode, pnode: TreeNode | undefined, display: string): void {
     this.c.filesDone++
@@ -385,7 +427,11 @@ export class Archiver {
     return p.content.every((id) => this.repo.hasBlob('data', id))
   }
 
-  /** Reads a directory, backs up its entries, saves its tree; undefined when the folder cannot be read. */
+  /**
+   * Reads a directory, starts backing up its entries, saves its tree once they are done; undefined when the
+   * folder cannot be read. Entries are not awaited one by one: sub-folders are scanned while the workers
+   * read files, so the workers never wait for the scanner (back-pressure comes from the pool's backlog).
+   */
   private async saveDir(dir: Buffer, parent: ParentDir | undefined): Promise<string | undefined> {
     let names: Buffer[]
     try {
@@ -395,26 +441,40 @@ export class Archiver {
       return undefined
     }
     names.sort(Buffer.compare)
-    const outerPending = this.pending
-    const outerNodes = this.pendingNodes
-    this.pending = []
-    this.pendingNodes = []
-    const nodes: TreeNode[] = []
     const base = dir.length === 1 && dir[0] === 0x2f ? Buffer.alloc(0) : dir
+    const started: Array<Promise<TreeNode | undefined>> = []
     for (const name of names) {
-      const n = await this.entry(Buffer.concat([base, SEP, name]), name, parent?.get(name.toString('latin1')))
-      if (n) nodes.push(n)
+      // Hold the scanner back while the workers have plenty to do: memory stays bounded on huge trees.
+      if (this.inflightFiles > MAX_INFLIGHT_FILES) await new Promise<void>((r) => this.inflightWaiters.push(r))
+      started.push(this.entry(Buffer.concat([base, SEP, name]), name, parent?.get(name.toString('latin1'))))
+      // Let worker results in now and then.
+      if (++this.scanned % 512 === 0) await new Promise((r) => setImmediate(r))
     }
-    const mine = this.pending
-    this.pending = outerPending
-    this.pendingNodes = outerNodes
-    if (this.pool) await this.pool.waitBacklog(20_000)
-    await Promise.all(mine)
-    // Files that could not be read are left out of the tree (each was reported as a warning).
-    const kept = nodes.filter((n) => !(n.type === 'file' && n.content === null && n.error))
+    const nodes = await Promise.all(started)
+    // Entries that vanished or could not be read are left out (each was reported as a warning).
+    const kept = nodes.filter((n): n is TreeNode => n !== undefined && !(n.type === 'file' && n.content === null && n.error))
     for (const n of kept) delete n.error
+    // Every entry is the parent's very node: the tree is byte-identical to the parent's, no need to encode it.
+    if (parent && parent.size === kept.length && kept.every((n) => parent.get(nameKey(n).toString('latin1')) === n) && parent.treeId) {
+      return parent.treeId
+    }
     return this.saveTree(kept)
   }
+
+  private scanned = 0
+}
+
+/** Whether lstat shows the same entry as a node of the parent snapshot. */
+function sameMetadata(p: TreeNode, st: BigIntStats): boolean {
+  return (
+    (p.inode ?? 0) === Number(st.ino) &&
+    (p.mode ?? 0) === goFileMode(Number(st.mode)) &&
+    p.uid === Number(st.uid) &&
+    p.gid === Number(st.gid) &&
+    (!st.isFile() || (p.size ?? 0) === Number(st.size)) &&
+    p.mtime === formatNs(st.mtimeNs) &&
+    p.ctime === formatNs(st.ctimeNs)
+  )
 }
 
 function sameSet(a: string[], b: string[]): boolean {

@@ -90,9 +90,20 @@ export function poly1305Aes(msg: Uint8Array, nonce: Uint8Array, macK: Buffer, ma
   return mac
 }
 
+// Nonces come from a pool of random bytes refilled 4 KiB at a time: one getrandom call per 256 blobs.
+const noncePool = Buffer.allocUnsafe(4096)
+let noncePos = noncePool.length
+
 function newNonce(into: Buffer): void {
   for (;;) {
-    randomFillSync(into)
+    if (noncePos + NONCE_SIZE > noncePool.length) {
+      randomFillSync(noncePool)
+      noncePos = 0
+    }
+    noncePool.copy(into, 0, noncePos, noncePos + NONCE_SIZE)
+    // Each nonce is used once: overwrite it in the pool.
+    noncePool.fill(0, noncePos, noncePos + NONCE_SIZE)
+    noncePos += NONCE_SIZE
     for (let i = 0; i < NONCE_SIZE; i++) if (into[i] !== 0) return
   }
 }

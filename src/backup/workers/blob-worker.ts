@@ -5,18 +5,18 @@
 import {createHash} from 'node:crypto'
 import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
-import {compress} from 'zstd-napi'
+import {Compressor} from 'zstd-napi'
 
-import {LocalBackend} from '../backend/local.js'
 import {ChunkSplitter, chunkerTables, CHUNKER_MAX_SIZE} from '../chunker.js'
 import {CRYPTO_OVERHEAD, type MasterKey, seal} from '../crypto.js'
-import {PackWriter} from '../pack.js'
 import {parsePolynomial} from '../polynomial.js'
 import {KnownSet} from './known-set.js'
+import {PackFile} from './pack-file.js'
 import type {FileJob, FileResult, FromWorker, ToWorker, WorkerInit} from './protocol.js'
 
 const READ_SIZE = 4 * 1024 * 1024
-const MAX_UPLOADS = 2
+// Packs finishing (fsync, rename) while the next one is written.
+const MAX_FINISHING = 2
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -25,9 +25,11 @@ const tables = chunkerTables(parsePolynomial(init.polynomial))
 const splitter = new ChunkSplitter(tables)
 const known = new KnownSet(init.known)
 const seen = new Set<string>()
-const backend = new LocalBackend(init.repoRoot, {fsync: init.fsync})
 const buf = Buffer.allocUnsafeSlow(CHUNKER_MAX_SIZE + READ_SIZE)
-let packer = new PackWriter(key)
+let packer: PackFile | undefined
+// One compression context for the worker's life: creating one per blob costs more than compressing a small file.
+const compressor = new Compressor()
+if (init.level > 0) compressor.setParameters({compressionLevel: init.level})
 const uploads = new Set<Promise<void>>()
 let uploadError: unknown
 
@@ -36,14 +38,15 @@ function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
 }
 
 async function finishPack(): Promise<void> {
-  if (packer.count === 0) return
-  const fp = packer.finish()
-  packer = new PackWriter(key)
-  while (uploads.size >= MAX_UPLOADS) await Promise.race(uploads)
-  const p: Promise<void> = backend
-    .save({type: 'pack', name: fp.id}, Buffer.concat(fp.parts, fp.size))
-    .then(() => post({t: 'pack', id: fp.id, blobs: fp.blobs, size: fp.size}))
+  const pf = packer
+  if (!pf || pf.count === 0) return
+  packer = undefined
+  while (uploads.size >= MAX_FINISHING) await Promise.race(uploads)
+  const p: Promise<void> = pf
+    .finish()
+    .then((stored) => post({t: 'pack', id: stored.id, blobs: stored.blobs, size: stored.size}))
     .catch((error: unknown) => {
+      pf.abort()
       uploadError ??= error
     })
     .finally(() => uploads.delete(p))
@@ -60,12 +63,13 @@ async function saveChunk(chunk: Buffer, r: FileResult): Promise<void> {
   let encrypted: Buffer
   let uncompressed: number | undefined
   if (init.level > 0 && chunk.length > 0) {
-    const z = compress(chunk, {compressionLevel: init.level})
+    const z = compressor.compress(chunk)
     if (z.length < chunk.length) {
       encrypted = seal(key, z)
       uncompressed = chunk.length
     } else encrypted = seal(key, chunk)
   } else encrypted = seal(key, chunk)
+  packer ??= new PackFile(init.repoRoot, key, init.fsync)
   packer.add('data', id, encrypted, uncompressed)
   r.newBlobs++
   r.newBytes += chunk.length

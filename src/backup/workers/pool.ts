@@ -44,7 +44,9 @@ function workerUrl(): URL {
  */
 export class BlobPool {
   private readonly slots: Slot[] = []
+  // A FIFO with a moving head: Array.shift() is O(n) and made dispatch quadratic on big trees.
   private queue: Array<{job: FileJob; resolve: (r: FileResult) => void}> = []
+  private head = 0
   private queuedBytes = 0
   private nextJob = 1
   private failure: Error | undefined
@@ -80,7 +82,7 @@ export class BlobPool {
 
   /** Files queued but not yet handed to a worker. */
   get backlog(): number {
-    return this.queue.length
+    return this.queue.length - this.head
   }
 
   submit(path: Uint8Array, size: number, mtimeNs: bigint): Promise<FileResult> {
@@ -94,12 +96,12 @@ export class BlobPool {
 
   /** Resolves when the backlog is below `max` files (back-pressure for the scanner). */
   async waitBacklog(max: number): Promise<void> {
-    while (this.queue.length > max && !this.failure) await new Promise<void>((r) => this.drainWaiters.push(r))
+    while (this.backlog > max && !this.failure) await new Promise<void>((r) => this.drainWaiters.push(r))
     if (this.failure) throw this.failure
   }
 
   private dispatch(): void {
-    while (this.queue.length > 0) {
+    while (this.backlog > 0) {
       let best: Slot | undefined
       for (const s of this.slots) {
         if (s.outstandingBatches >= MAX_BATCHES_PER_WORKER) continue
@@ -108,11 +110,15 @@ export class BlobPool {
       if (!best) return
       const batch: FileJob[] = []
       let bytes = 0
-      while (this.queue.length > 0 && batch.length < BATCH_FILES && (bytes < BATCH_BYTES || batch.length === 0)) {
-        const q = this.queue.shift()!
+      while (this.backlog > 0 && batch.length < BATCH_FILES && (bytes < BATCH_BYTES || batch.length === 0)) {
+        const q = this.queue[this.head++]
         batch.push(q.job)
         bytes += q.job.size
         best.pending.set(q.job.job, {resolve: q.resolve, size: q.job.size})
+      }
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head)
+        this.head = 0
       }
       this.queuedBytes -= bytes
       best.outstandingBytes += bytes
@@ -166,8 +172,9 @@ export class BlobPool {
     if (this.failure) return
     this.failure = e
     for (const s of this.slots) for (const p of s.pending.values()) p.resolve({job: 0, content: null, bytes: 0, newBlobs: 0, newBytes: 0, error: e.message, errorCode: 'EWORKER'})
-    for (const q of this.queue) q.resolve({job: q.job.job, content: null, bytes: 0, newBlobs: 0, newBytes: 0, error: e.message, errorCode: 'EWORKER'})
+    for (const q of this.queue.slice(this.head)) q.resolve({job: q.job.job, content: null, bytes: 0, newBlobs: 0, newBytes: 0, error: e.message, errorCode: 'EWORKER'})
     this.queue = []
+    this.head = 0
     for (const w of this.flushWaiters.values()) w.resolve()
     for (const w of this.drainWaiters.splice(0)) w()
   }

@@ -1,0 +1,126 @@
+/**
+ * A data pack streamed straight into a local repository: blobs are written to a temporary file as they come
+ * (through a small write buffer), the pack ID is hashed on the way, and finish() appends the encrypted header,
+ * fsyncs, renames the file to data/<id[0:2]>/<id> and makes it read-only. Nothing of the pack stays in memory
+ * but its header entries, so a worker's memory does not grow with the pack size.
+ *
+ * The temporary name follows restic's local backend (`<64 hex>-tmp-<suffix>` inside a data/ subfolder), so a
+ * run killed half-way leaves a file that restic and Lifeboat treat the same way (ignored, never indexed).
+ */
+import {createHash, type Hash, randomBytes} from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {type MasterKey, seal} from '../crypto.js'
+import {encodePackHeader} from '../pack.js'
+import type {BlobType, PackedBlob} from '../types.js'
+
+const WRITE_BUFFER = 1024 * 1024
+
+export interface StoredPack {
+  id: string
+  size: number
+  blobs: PackedBlob[]
+}
+
+export class PackFile {
+  private readonly fd: number
+  private readonly tmp: string
+  private readonly hash: Hash = createHash('sha256')
+  private readonly entries: PackedBlob[] = []
+  private readonly wbuf = Buffer.allocUnsafe(WRITE_BUFFER)
+  private wlen = 0
+  private bytes = 0
+
+  constructor(
+    private readonly repoRoot: string,
+    private readonly key: MasterKey,
+    private readonly fsync: boolean,
+  ) {
+    const rnd = randomBytes(32).toString('hex')
+    this.tmp = path.join(repoRoot, 'data', rnd.slice(0, 2), `${rnd}-tmp-${randomBytes(6).toString('hex')}`)
+    this.fd = fs.openSync(this.tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
+  }
+
+  get size(): number {
+    return this.bytes
+  }
+
+  get count(): number {
+    return this.entries.length
+  }
+
+  add(type: BlobType, id: string, encrypted: Buffer, uncompressedLength?: number): void {
+    const blob: PackedBlob = {id, type, offset: this.bytes, length: encrypted.length}
+    if (uncompressedLength !== undefined) blob.uncompressedLength = uncompressedLength
+    this.entries.push(blob)
+    this.write(encrypted)
+  }
+
+  private write(b: Buffer): void {
+    this.hash.update(b)
+    this.bytes += b.length
+    if (this.wlen + b.length > this.wbuf.length) this.flushBuffer()
+    if (b.length >= this.wbuf.length) {
+      writeAll(this.fd, b)
+      return
+    }
+    b.copy(this.wbuf, this.wlen)
+    this.wlen += b.length
+  }
+
+  private flushBuffer(): void {
+    if (this.wlen === 0) return
+    writeAll(this.fd, this.wbuf.subarray(0, this.wlen))
+    this.wlen = 0
+  }
+
+  /** Writes the header and length, then (asynchronously) fsyncs, renames and seals the file. */
+  async finish(): Promise<StoredPack> {
+    const encHeader = seal(this.key, encodePackHeader(this.entries))
+    const len = Buffer.allocUnsafe(4)
+    len.writeUInt32LE(encHeader.length, 0)
+    this.write(encHeader)
+    this.write(len)
+    this.flushBuffer()
+    const id = this.hash.digest('hex')
+    const dir = path.join(this.repoRoot, 'data', id.slice(0, 2))
+    const final = path.join(dir, id)
+    try {
+      if (this.fsync) await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (e) => (e ? reject(e) : resolve())))
+    } finally {
+      fs.closeSync(this.fd)
+    }
+    await fs.promises.rename(this.tmp, final)
+    if (this.fsync) await syncDir(dir)
+    await fs.promises.chmod(final, 0o400)
+    return {id, size: this.bytes, blobs: this.entries}
+  }
+
+  /** Removes the temporary file (after an error). */
+  abort(): void {
+    try {
+      fs.closeSync(this.fd)
+    } catch {}
+    try {
+      fs.unlinkSync(this.tmp)
+    } catch {}
+  }
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off)
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, 'r')
+  try {
+    await fh.sync()
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw error
+  } finally {
+    await fh.close()
+  }
+}
