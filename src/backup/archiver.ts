@@ -408,6 +408,7 @@ export class Archiver {
     if (r.content === null) {
       this.warn(display, r.error ?? 'cannot read file')
       node.error = r.error ?? 'cannot read file'
+      node.content = null
       return
     }
     node.content = r.content

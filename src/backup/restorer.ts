@@ -20,7 +20,7 @@ import {spawn} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {Worker} from 'node:worker_threads'
+import type {Worker} from 'node:worker_threads'
 
 import {errorMessage, LifeboatError, UsageError} from '../errors.js'
 import {LocalBackend} from './backend/local.js'
@@ -31,6 +31,7 @@ import type {Repository} from './repository.js'
 import {decodeTree, nodeNameBytes} from './tree.js'
 import type {ProgressListener, Snapshot, TreeNode} from './types.js'
 import type {JobBlob, JobFile, PackJob, RestoreFromWorker, RestoreWorkerInit, VerifyJob} from './workers/restore-worker.js'
+import {startWorker} from './workers/start.js'
 
 export interface RestoreOptions {
   snapshot: {id: string; snapshot: Snapshot}
@@ -124,17 +125,6 @@ function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code
 }
 
-/**
- * Starts the worker script next to this module: the .js file when built; under tsx (tests) the .ts file,
- * through a small bootstrap that registers tsx in the worker (Node 20 does not carry loader hooks into
- * worker threads).
- */
-function startWorker(init: RestoreWorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./workers/restore-worker.js', import.meta.url), {workerData: init})
-  const url = new URL('./workers/restore-worker.ts', import.meta.url).href
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}) })`
-  return new Worker(boot, {eval: true, workerData: init})
-}
 
 /** Runs fn over items with at most `n` at once. */
 async function mapLimit<T>(items: readonly T[], n: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
@@ -271,7 +261,7 @@ class RestorePool {
 
   constructor(n: number, init: RestoreWorkerInit) {
     for (let i = 0; i < n; i++) {
-      const w = startWorker(init)
+      const w = startWorker('restore-worker', init)
       const slot = i
       w.on('message', (m: RestoreFromWorker) => {
         const p = this.waiting.get(m.job)

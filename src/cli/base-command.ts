@@ -9,7 +9,8 @@ export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args
 
 /** The one JSON envelope every command prints under --json (documented in docs/json.md). */
 export interface SuccessEnvelope<T = unknown> {
-  ok: true
+  /** false when the command ran to the end but found a failure (exit code 1 or 4); `result` then says what. */
+  ok: boolean
   command: string
   result: T
   warnings: string[]
@@ -80,7 +81,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override toSuccessJson(result: unknown): SuccessEnvelope {
-    return {ok: true, command: (this.id ?? '').replaceAll(':', ' '), result, warnings: this.warnings}
+    // A run that finished but found a failure (doctor: something missing; restore: damaged data) says so.
+    const ok = this.exitCodeAfterRun === ExitCode.OK || this.exitCodeAfterRun === ExitCode.WARNINGS
+    return {ok, command: (this.id ?? '').replaceAll(':', ' '), result, warnings: this.warnings}
   }
 
   protected override toErrorJson(err: unknown): ErrorEnvelope {

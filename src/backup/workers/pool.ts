@@ -1,11 +1,12 @@
 import os from 'node:os'
-import {Worker} from 'node:worker_threads'
+import type {Worker} from 'node:worker_threads'
 
 import {LifeboatError} from '../../errors.js'
 import type {MasterKey} from '../crypto.js'
 import type {PackedBlob} from '../types.js'
 import {buildKnownSet} from './known-set.js'
 import type {FileJob, FileResult, FromWorker, ToWorker, WorkerInit} from './protocol.js'
+import {startWorker} from './start.js'
 
 export interface BlobPoolOptions {
   key: MasterKey
@@ -31,12 +32,6 @@ interface Slot {
 const BATCH_FILES = 128
 const BATCH_BYTES = 8 * 1024 * 1024
 const MAX_BATCHES_PER_WORKER = 3
-
-/** The worker script next to this module (.ts under tsx in tests, .js when built). */
-function workerUrl(): URL {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
-  return new URL(`./blob-worker${ext}`, import.meta.url)
-}
 
 /**
  * Worker threads that turn files into stored data blobs. `submit` returns the file's blob IDs once its
@@ -67,7 +62,7 @@ export class BlobPool {
       known: buildKnownSet(o.knownDataIds),
     }
     for (let i = 0; i < n; i++) {
-      const worker = new Worker(workerUrl(), {workerData: init})
+      const worker = startWorker('blob-worker', init)
       const slot: Slot = {worker, outstandingBytes: 0, outstandingBatches: 0, pending: new Map()}
       worker.on('message', (m: FromWorker) => this.onMessage(slot, m))
       worker.on('error', (e) => this.fail(new LifeboatError(`backup worker crashed: ${e.message}`, {cause: e})))

@@ -1,0 +1,197 @@
+import {expect} from 'chai'
+import {execFile, spawn} from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {promisify} from 'node:util'
+
+import {envelope, lifeboat} from '../helpers/cli.js'
+import {compareTrees, listRepoFiles} from '../helpers/fs-compare.js'
+import {makeVariedTree} from './fixtures/varied-tree.js'
+
+const run = promisify(execFile)
+
+describe('backup run against restic 0.14 @integration', function () {
+  this.timeout(180_000)
+  let dir: string
+  let env: NodeJS.ProcessEnv
+  const restic = async (repo: string, args: string[]) =>
+    (await run('restic', ['-r', repo, ...args], {env: {...process.env, RESTIC_PASSWORD: 'pw-test', RESTIC_CACHE_DIR: path.join(dir, 'rcache')}, maxBuffer: 64 << 20})).stdout
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-backup-'))
+    env = {
+      LIFEBOAT_PASSWORD: 'pw-test',
+      XDG_CONFIG_HOME: path.join(dir, 'config'),
+      XDG_DATA_HOME: path.join(dir, 'data'),
+      LIFEBOAT_REPOSITORY: '',
+      RESTIC_REPOSITORY: '',
+      RESTIC_PASSWORD: '',
+    }
+  })
+  afterEach(() => {
+    fs.rmSync(dir, {recursive: true, force: true})
+  })
+
+  function sourceTree(): string {
+    const src = path.join(dir, 'src')
+    fs.mkdirSync(src)
+    makeVariedTree(src)
+    // Several chunks, a sparse file and many small files.
+    fs.writeFileSync(path.join(src, 'random.bin'), Buffer.from(Array.from({length: 3 << 20}, (_, i) => (i * 2_654_435_761) >>> 24)))
+    const fd = fs.openSync(path.join(src, 'sparse.img'), 'w')
+    fs.writeSync(fd, Buffer.from('start'), 0, 5, 0)
+    fs.writeSync(fd, Buffer.from('end'), 0, 3, 9 << 20)
+    fs.closeSync(fd)
+    fs.mkdirSync(path.join(src, 'many'))
+    for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(src, 'many', `f${i}.txt`), `file ${i}\n`.repeat(i))
+    return src
+  }
+
+  it('writes a repository that restic checks, lists and restores identically', async () => {
+    const src = sourceTree()
+    const repo = path.join(dir, 'repo')
+    expect((await lifeboat(['backup', 'init', '--repo', repo], env)).code).to.equal(0)
+    const r = await lifeboat(['backup', 'run', '--repo', repo, src, '--tag', 'nightly', '--tag', 'pi', '--host', 'pi4', '--json'], env)
+    expect(r.code, r.stderr).to.equal(0)
+    const summary = envelope(r.stdout).result
+    expect(summary.message_type).to.equal('summary')
+    expect(summary.files_new).to.be.greaterThan(300)
+
+    await restic(repo, ['check', '--read-data'])
+    const snaps = JSON.parse(await restic(repo, ['snapshots', '--json']))
+    expect(snaps).to.have.length(1)
+    expect(snaps[0].hostname).to.equal('pi4')
+    expect(snaps[0].tags).to.deep.equal(['nightly', 'pi'])
+    expect(snaps[0].paths).to.deep.equal([src])
+    expect(snaps[0].id).to.equal(summary.snapshot_id)
+
+    const target = path.join(dir, 'restored')
+    await restic(repo, ['restore', 'latest', '--target', target])
+    // restic 0.14 cannot restore a symlink whose target is not UTF-8 (it stores U+FFFD); our snapshot keeps
+    // the raw bytes in linktarget_raw, which newer restic and our restorer use.
+    const diffs = compareTrees(src, path.join(target, src), {nanoseconds: true, owners: true, xattrs: true, skip: ['badlink']})
+    expect(diffs).to.deep.equal([])
+  })
+
+  it('deduplicates against what restic stored: a second backup of the same folder adds no data', async () => {
+    const src = sourceTree()
+    const repo = path.join(dir, 'repo')
+    await run('restic', ['-r', repo, 'init', '-q'], {env: {...process.env, RESTIC_PASSWORD: 'pw-test'}})
+    await restic(repo, ['backup', '-q', src])
+    const r = await lifeboat(['backup', 'run', '--repo', repo, src, '--json', '--force'], env)
+    expect(r.code, r.stderr).to.equal(0)
+    const s = envelope(r.stdout).result
+    expect(s.data_blobs, 'new data blobs').to.equal(0)
+    expect(s.data_added).to.equal(0)
+    // Trees below the backed-up folder are byte-identical to restic's; only the ancestors (whose times moved) are new.
+    expect(s.tree_blobs).to.be.at.most(src.split('/').length)
+    await restic(repo, ['check'])
+  })
+
+  it('an unchanged second run reads nothing and reuses the parent snapshot', async () => {
+    const src = sourceTree()
+    const repo = path.join(dir, 'repo')
+    await lifeboat(['backup', 'init', '--repo', repo], env)
+    const first = envelope((await lifeboat(['backup', 'run', '--repo', repo, src, '--json'], env)).stdout).result
+    fs.appendFileSync(path.join(src, 'many', 'f7.txt'), 'changed\n')
+    const second = envelope((await lifeboat(['backup', 'run', '--repo', repo, src, '--json'], env)).stdout).result
+    expect(second.parent).to.equal(first.snapshot_id)
+    expect(second.files_changed).to.equal(1)
+    expect(second.files_new).to.equal(0)
+    expect(second.files_unmodified).to.equal(first.files_new - 1)
+    expect(second.data_blobs).to.equal(1)
+    await restic(repo, ['check', '--read-data'])
+  })
+
+  it('creates the default repository on first use and says so; an explicit missing --repo is an error', async () => {
+    const src = path.join(dir, 'small')
+    fs.mkdirSync(src)
+    fs.writeFileSync(path.join(src, 'a'), 'a')
+    const r = await lifeboat(['backup', 'run', src], env)
+    expect(r.code, r.stderr).to.equal(0)
+    expect(r.stderr).to.contain(`created the default repository at ${path.join(dir, 'data', 'lifeboat', 'repo')}`)
+    expect(fs.existsSync(path.join(dir, 'data', 'lifeboat', 'repo', 'config'))).to.equal(true)
+    const missing = await lifeboat(['backup', 'run', '--repo', path.join(dir, 'nope'), src], env)
+    expect(missing.code).to.equal(1)
+    expect(missing.stderr).to.contain('no repository found at')
+    expect(missing.stderr).to.contain('lifeboat backup init')
+    expect(fs.existsSync(path.join(dir, 'nope'))).to.equal(false)
+  })
+
+  it('a wrong password is a clear error and writes nothing', async () => {
+    const src = path.join(dir, 'small')
+    fs.mkdirSync(src)
+    fs.writeFileSync(path.join(src, 'a'), 'a')
+    const repo = path.join(dir, 'repo')
+    await lifeboat(['backup', 'init', '--repo', repo], env)
+    const before = listRepoFiles(repo)
+    const r = await lifeboat(['backup', 'run', '--repo', repo, src], {...env, LIFEBOAT_PASSWORD: 'wrong'})
+    expect(r.code).to.equal(1)
+    expect(r.stderr).to.match(/wrong password|no key/i)
+    expect(r.stderr).not.to.match(/\n\s+at /)
+    expect(listRepoFiles(repo)).to.deep.equal(before)
+  })
+
+  it('without a password in a script, names the ways to give one (exit 2)', async () => {
+    const r = await lifeboat(['backup', 'snapshots', '--repo', path.join(dir, 'x')], {...env, LIFEBOAT_PASSWORD: ''})
+    // The repository does not exist: that is reported before asking for a password.
+    expect(r.code).to.equal(1)
+    const repo = path.join(dir, 'repo')
+    await lifeboat(['backup', 'init', '--repo', repo], env)
+    const r2 = await lifeboat(['backup', 'snapshots', '--repo', repo], {...env, LIFEBOAT_PASSWORD: ''})
+    expect(r2.code).to.equal(2)
+    expect(r2.stderr).to.contain('--password-file')
+  })
+
+  it('an unreadable file is a warning: the snapshot is written without it, exit 3', async () => {
+    const src = path.join(dir, 'src')
+    fs.mkdirSync(src)
+    fs.writeFileSync(path.join(src, 'ok.txt'), 'fine')
+    fs.writeFileSync(path.join(src, 'secret.txt'), 'hidden')
+    fs.chmodSync(src, 0o755)
+    fs.chmodSync(path.join(src, 'secret.txt'), 0)
+    const repo = path.join(dir, 'repo')
+    fs.chmodSync(dir, 0o755)
+    await lifeboat(['backup', 'init', '--repo', repo], env)
+    // Root reads everything: run the backup as "nobody", who may read ok.txt but not secret.txt.
+    fs.cpSync(repo, path.join(dir, 'repo-nobody'), {recursive: true})
+    execChown(path.join(dir, 'repo-nobody'))
+    const r = await lifeboat(['backup', 'run', '--repo', path.join(dir, 'repo-nobody'), src, '--json'], {...env, HOME: dir}, {uid: 65_534, gid: 65_534})
+    expect(r.code, r.stderr + r.stdout).to.equal(3)
+    const out = envelope(r.stdout)
+    expect(out.ok).to.equal(true)
+    expect(out.warnings.join('\n')).to.contain('secret.txt')
+    expect(out.result.snapshot_id).to.match(/^[0-9a-f]{64}$/)
+    const ls = await restic(path.join(dir, 'repo-nobody'), ['ls', 'latest'])
+    expect(ls).to.contain(path.join(src, 'ok.txt'))
+    expect(ls).not.to.contain('secret.txt')
+    await restic(path.join(dir, 'repo-nobody'), ['check', '--read-data'])
+  })
+
+  it('a file growing during the backup is reported and stored as read; the repository stays valid', async () => {
+    const src = path.join(dir, 'src')
+    fs.mkdirSync(src)
+    const growing = path.join(src, 'growing.log')
+    fs.writeFileSync(growing, Buffer.alloc(4 << 20, 1))
+    const repo = path.join(dir, 'repo')
+    await lifeboat(['backup', 'init', '--repo', repo], env)
+    const writer = spawn('sh', ['-c', `while true; do printf 'line of log text\\n' >> '${growing}'; done`], {stdio: 'ignore'})
+    try {
+      await new Promise((r) => setTimeout(r, 200))
+      const r = await lifeboat(['backup', 'run', '--repo', repo, src, '--json'], env)
+      const out = envelope(r.stdout)
+      expect(out.ok).to.equal(true)
+      if (r.code === 3) expect(out.warnings.join('\n')).to.contain('changed while it was read')
+      else expect(r.code).to.equal(0)
+    } finally {
+      writer.kill('SIGKILL')
+    }
+    await restic(repo, ['check', '--read-data'])
+  })
+})
+
+function execChown(p: string): void {
+  for (const e of fs.readdirSync(p, {recursive: true, withFileTypes: true})) fs.lchownSync(path.join(e.parentPath, e.name), 65_534, 65_534)
+  fs.chownSync(p, 65_534, 65_534)
+}
