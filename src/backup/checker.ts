@@ -180,14 +180,20 @@ function joinPath(dir: string, name: string): string {
 }
 
 /**
+ * A small young generation: a worker makes many short-lived small objects (one per blob and per decrypt
+ * step); left at the default, their nursery alone costs tens of MB of RSS per worker for no speed.
+ */
+const WORKER_LIMITS = {maxYoungGenerationSizeMb: 8}
+
+/**
  * Starts a check worker: the .js file when built; under tsx (tests) the .ts file, through a small bootstrap
  * that registers tsx in the worker (Node 20 does not carry loader hooks into worker threads).
  */
 function startCheckWorker(init: CheckWorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./workers/check-worker.js', import.meta.url), {workerData: init})
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./workers/check-worker.js', import.meta.url), {workerData: init, resourceLimits: WORKER_LIMITS})
   const url = new URL('./workers/check-worker.ts', import.meta.url).href
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}) })`
-  return new Worker(boot, {eval: true, workerData: init})
+  return new Worker(boot, {eval: true, workerData: init, resourceLimits: WORKER_LIMITS})
 }
 
 export async function checkRepository(repo: Repository, o: CheckOptions = {}): Promise<CheckResult> {

@@ -10,10 +10,26 @@ import {lockRepository} from '../../src/backup/lock.js'
 import {PackWriter, encodeBlob} from '../../src/backup/pack.js'
 import {Repository} from '../../src/backup/repository.js'
 import {decodeTree} from '../../src/backup/tree.js'
+import type {Backend} from '../../src/backup/types.js'
 import {UsageError} from '../../src/errors.js'
 import {removeTree, restic, tempDir, writePasswordFile} from './repo-helpers.js'
 
 const PW = 'check-test password'
+
+/** A backend that is not a LocalBackend (as S3 will be): the checker loads packs and hands workers the bytes. */
+function nonLocal(b: LocalBackend): Backend {
+  return {
+    location: b.location,
+    create: () => b.create(),
+    exists: (h) => b.exists(h),
+    save: (h, d) => b.save(h, d),
+    load: (h, o, l) => b.load(h, o, l),
+    stat: (h) => b.stat(h),
+    list: (t) => b.list(t),
+    remove: (h) => b.remove(h),
+    close: () => b.close(),
+  }
+}
 const hexId = (b: number) => b.toString(16).padStart(2, '0') + 'ab'.repeat(31)
 
 describe('backup/checker: subset selection and pack sizes', () => {
@@ -80,8 +96,8 @@ describe('backup/checker @integration (repositories written by restic 0.14)', fu
     return Repository.open(new LocalBackend(repoDir), PW)
   }
 
-  async function check(repoDir: string, o: Parameters<typeof checkRepository>[1] = {}): Promise<CheckResult> {
-    const repo = await open(repoDir)
+  async function check(repoDir: string, o: Parameters<typeof checkRepository>[1] = {}, viaBuffers = false): Promise<CheckResult> {
+    const repo = viaBuffers ? await Repository.open(nonLocal(new LocalBackend(repoDir)), PW) : await open(repoDir)
     try {
       return await checkRepository(repo, {workers: 2, ...o})
     } finally {
@@ -186,6 +202,11 @@ describe('backup/checker @integration (repositories written by restic 0.14)', fu
     for (const h of hits) expect(h.pack).to.equal(pack)
     // Only big.bin had its data in the damaged blob.
     expect(r.affected.every((a) => a.path === bigPath)).to.equal(true)
+    // The same through a backend that is not local (packs loaded by the main thread, bytes handed over).
+    const viaBuffers = await check(repoDir, {readData: true}, true)
+    expect(viaBuffers.damagedPacks).to.deep.equal([pack])
+    expect(viaBuffers.affected).to.deep.equal(r.affected)
+    expect(viaBuffers.stats.bytesRead).to.equal(r.stats.bytesRead)
 
     let resticFailed = false
     try {
@@ -235,6 +256,11 @@ describe('backup/checker @integration (repositories written by restic 0.14)', fu
     const e = r.errors.find((x) => x.kind === 'pack' && x.id === pack)
     expect(e?.message).to.match(new RegExp(`file size ${size - 1000} does not match the index \\(expected ${size} bytes\\)`))
     expect(r.affected.some((a) => a.path === bigPath)).to.equal(true)
+    // Reading it shows which blobs survive: the header is gone, the last blob is cut short.
+    const rd = await check(repoDir, {readData: true})
+    expect(rd.damagedPacks).to.deep.equal([pack])
+    expect(rd.errors.some((x) => x.id === pack && /beyond the end of the file/.test(x.message))).to.equal(true)
+    expect(rd.errors.some((x) => x.id === pack && /pack header/.test(x.message))).to.equal(true)
   })
 
   it('a pack in no index is reported as unreferenced, and the repository is still ok', async () => {

@@ -4,7 +4,7 @@
  * its name, decrypts, decompresses and hashes every blob the index places in it, and checks that the pack
  * header parses and agrees with the index. It reports findings; it never throws for a damaged pack.
  */
-import {createCipheriv, createDecipheriv, hash as oneShotHash, type Cipher} from 'node:crypto'
+import {createCipheriv, createDecipheriv, createHash, hash as oneShotHash, type Cipher} from 'node:crypto'
 import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
 import sodium from 'sodium-native'
@@ -43,23 +43,33 @@ export interface CheckJobResult {
 }
 
 const MAX_HEADER_SIZE = 16 * 1024 * 1024 + CRYPTO_OVERHEAD
+/** Bytes read from a pack file at once: small enough that each piece is still in cache when hashed and its blobs checked. */
+const READ_SIZE = 1024 * 1024
+/** Ciphertext decrypted per call: below malloc's mmap threshold, so no fresh pages per blob. */
+const DECRYPT_STEP = 64 * 1024
 
 const init = workerData as CheckWorkerInit
 const key: MasterKey = {encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR)}
-let scratch = Buffer.allocUnsafeSlow(0)
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /*
  * Blob verification, the hot loop of `check --read-data`: the same steps as pack.ts decodeBlob (verify the
  * Poly1305-AES MAC, AES-256-CTR decrypt, zstd-decompress, SHA-256 against the ID), minus its per-blob
- * setup costs, which dominate for the many small blobs of a typical repository: one AES-128-ECB cipher
- * (stateless per block, so reusable) makes every MAC's s, one zstd context decompresses into a reused
- * buffer of the index's uncompressed length, and hashing is one-shot.
+ * costs, which dominate for the many small blobs of a typical repository: one AES-128-ECB cipher
+ * (stateless per block, so reusable) makes every MAC's s; decryption goes in small steps into a reused
+ * buffer; one zstd context decompresses into another reused buffer of the index's uncompressed length;
+ * hashing is one-shot. Memory per worker: the read win and these two buffers (each about the largest
+ * blob), whatever the pack size.
  */
 const macKey = Buffer.allocUnsafe(32)
 clampR(Buffer.from(key.macR)).copy(macKey, 0)
 let ecb: Cipher | undefined
 const dctx = new zstd.DCtx()
-let plainScratch = Buffer.allocUnsafeSlow(0)
+let decrypted: Buffer = Buffer.allocUnsafeSlow(1024 * 1024)
+let plainScratch: Buffer = Buffer.allocUnsafeSlow(1024 * 1024)
+
+const grow = (b: Buffer, n: number): Buffer => (b.length >= n ? b : Buffer.allocUnsafeSlow(Math.max(n, b.length * 2)))
 
 class BadBlob extends Error {}
 
@@ -75,9 +85,14 @@ function verifyBlob(enc: Buffer, id: string, uncompressedLength?: number): void 
   if (!sodium.crypto_onetimeauth_verify(enc.subarray(enc.length - MAC_SIZE), ct, macKey)) {
     throw new BadBlob('ciphertext verification failed (MAC mismatch): the data is damaged')
   }
-  let plain = ct.length === 0 ? Buffer.alloc(0) : createDecipheriv('aes-256-ctr', key.encrypt, nonce).update(ct)
+  decrypted = grow(decrypted, ct.length)
+  if (ct.length > 0) {
+    const d = createDecipheriv('aes-256-ctr', key.encrypt, nonce)
+    for (let p = 0; p < ct.length; p += DECRYPT_STEP) d.update(ct.subarray(p, Math.min(ct.length, p + DECRYPT_STEP))).copy(decrypted, p)
+  }
+  let plain = decrypted.subarray(0, ct.length)
   if (uncompressedLength !== undefined && uncompressedLength > 0) {
-    if (plainScratch.length < uncompressedLength) plainScratch = Buffer.allocUnsafeSlow(Math.max(uncompressedLength, 8 * 1024 * 1024))
+    plainScratch = grow(plainScratch, uncompressedLength)
     let n: number
     try {
       n = dctx.decompress(plainScratch.subarray(0, uncompressedLength), plain)
@@ -91,34 +106,107 @@ function verifyBlob(enc: Buffer, id: string, uncompressedLength?: number): void 
   if (got !== id) throw new BadBlob(`content hashes to ${got}`)
 }
 
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+/** Bytes of one pack, handed out blob by blob in ascending offset order while every byte is hashed once. */
+interface PackSource {
+  readonly size: number
+  /** The bytes [offset, offset+length), or a short buffer where the file ends. */
+  range(offset: number, length: number): Buffer
+  /** Hashes the bytes not read yet; returns the file's SHA-256. */
+  digest(): string
+  /** The last `n` bytes. */
+  tail(n: number): Buffer
+  close(): void
+}
 
-/** Reads a whole file into the reused scratch buffer (grown to the largest pack seen). */
-function readWhole(path: string): Buffer {
+function bufferSource(buf: Buffer): PackSource {
+  return {
+    size: buf.length,
+    range: (offset, length) => buf.subarray(offset, offset + length),
+    digest: () => oneShotHash('sha256', buf, 'hex'),
+    tail: (n) => buf.subarray(Math.max(0, buf.length - n)),
+    close: () => {},
+  }
+}
+
+let win: Buffer = Buffer.allocUnsafeSlow(4 * READ_SIZE)
+
+/** Reads a pack file front to back through a small win, hashing each piece as it arrives. */
+function fileSource(path: string): PackSource {
   const fd = fs.openSync(path, 'r')
+  let size: number
   try {
-    const size = fs.fstatSync(fd).size
-    if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, 16 * 1024 * 1024 + 64 * 1024))
-    let got = 0
-    while (got < size) {
-      const n = fs.readSync(fd, scratch, got, size - got, got)
-      if (n === 0) break
-      got += n
-    }
-    return scratch.subarray(0, got)
-  } finally {
+    size = fs.fstatSync(fd).size
+  } catch (error) {
     fs.closeSync(fd)
+    throw error
+  }
+  const hasher = createHash('sha256')
+  let start = 0 // file offset of win[0]
+  let end = 0 // file offset just past the valid bytes of the win
+  let eof = false
+
+  /** Reads on until `upTo` (or the end of the file), keeping the bytes from `keep` on. */
+  const fill = (upTo: number, keep: number): void => {
+    while (end < upTo && !eof) {
+      const want = Math.min(Math.max(upTo - end, READ_SIZE), size - end)
+      if (want <= 0) {
+        eof = true
+        break
+      }
+      if (end - start + want > win.length) {
+        const from = Math.min(Math.max(keep, start), end)
+        win.copy(win, 0, from - start, end - start)
+        start = from
+        if (end - start + want > win.length) {
+          const bigger = Buffer.allocUnsafeSlow(Math.max(end - start + want, win.length * 2))
+          win.copy(bigger, 0, 0, end - start)
+          win = bigger
+        }
+      }
+      const n = fs.readSync(fd, win, end - start, want, end)
+      if (n === 0) {
+        eof = true
+        break
+      }
+      hasher.update(win.subarray(end - start, end - start + n))
+      end += n
+    }
+  }
+
+  return {
+    size,
+    range(offset, length) {
+      if (offset < start) {
+        // Overlapping index entries (reported elsewhere): read that part again, outside the hashed stream.
+        const b = Buffer.allocUnsafe(length)
+        const n = fs.readSync(fd, b, 0, length, offset)
+        return b.subarray(0, n)
+      }
+      fill(offset + length, offset)
+      const from = Math.min(offset, end) - start
+      return win.subarray(from, Math.min(offset + length, end) - start)
+    },
+    digest() {
+      fill(size, size)
+      return hasher.digest('hex')
+    },
+    tail(n) {
+      const len = Math.min(n, size)
+      const b = Buffer.allocUnsafe(len)
+      const got = fs.readSync(fd, b, 0, len, size - len)
+      return b.subarray(0, got)
+    },
+    close: () => fs.closeSync(fd),
   }
 }
 
 const sameBlob = (a: PackedBlob, b: PackedBlob): boolean =>
   a.id === b.id && a.type === b.type && a.offset === b.offset && a.length === b.length && (a.uncompressedLength ?? 0) === (b.uncompressedLength ?? 0)
 
-function checkPackBytes(k: MasterKey, id: string, buf: Buffer, indexed: PackedBlob[]): {errors: string[]; badBlobs: string[]} {
+function checkPack(src: PackSource, id: string, indexed: PackedBlob[]): {errors: string[]; badBlobs: string[]} {
   const errors: string[] = []
   const badBlobs: string[] = []
-  const hash = oneShotHash('sha256', buf, 'hex')
-  if (hash !== id) errors.push(`pack content does not match its ID: it hashes to ${hash.slice(0, 16)}… (damaged file)`)
+  const size = src.size
 
   const blobs = [...indexed].sort((a, b) => a.offset - b.offset)
   let end = 0
@@ -126,13 +214,14 @@ function checkPackBytes(k: MasterKey, id: string, buf: Buffer, indexed: PackedBl
   for (const b of blobs) {
     if (b.offset !== end) gaps = true
     end = b.offset + b.length
-    if (b.offset + b.length > buf.length) {
+    const enc = src.range(b.offset, b.length)
+    if (enc.length !== b.length) {
       badBlobs.push(b.id)
-      errors.push(`${b.type} blob ${b.id}: lies beyond the end of the file (offset ${b.offset} + ${b.length} > ${buf.length} bytes)`)
+      errors.push(`${b.type} blob ${b.id}: lies beyond the end of the file (offset ${b.offset} + ${b.length} > ${size} bytes)`)
       continue
     }
     try {
-      verifyBlob(buf.subarray(b.offset, b.offset + b.length), b.id, b.uncompressedLength)
+      verifyBlob(enc, b.id, b.uncompressedLength)
     } catch (error) {
       badBlobs.push(b.id)
       errors.push(`${b.type} blob ${b.id}: ${message(error)}`)
@@ -140,15 +229,18 @@ function checkPackBytes(k: MasterKey, id: string, buf: Buffer, indexed: PackedBl
   }
   if (gaps) errors.push('the index places blobs in this pack with gaps or overlaps')
 
+  const hash = src.digest()
+  if (hash !== id) errors.unshift(`pack content does not match its ID: it hashes to ${hash.slice(0, 16)}… (damaged file)`)
+
   // The header, as restic lists it: length field, decrypt, parse; it must agree with the index.
   try {
-    if (buf.length < HEADER_LENGTH_SIZE + CRYPTO_OVERHEAD) throw new Error(`file too small for a pack (${buf.length} bytes)`)
-    const hlen = buf.readUInt32LE(buf.length - HEADER_LENGTH_SIZE)
-    if (hlen < CRYPTO_OVERHEAD || hlen > MAX_HEADER_SIZE || hlen + HEADER_LENGTH_SIZE > buf.length) {
-      throw new Error(`header length ${hlen} is invalid for a file of ${buf.length} bytes`)
+    if (size < HEADER_LENGTH_SIZE + CRYPTO_OVERHEAD) throw new Error(`file too small for a pack (${size} bytes)`)
+    const hlen = src.tail(HEADER_LENGTH_SIZE).readUInt32LE(0)
+    if (hlen < CRYPTO_OVERHEAD || hlen > MAX_HEADER_SIZE || hlen + HEADER_LENGTH_SIZE > size) {
+      throw new Error(`header length ${hlen} is invalid for a file of ${size} bytes`)
     }
-    const start = buf.length - HEADER_LENGTH_SIZE - hlen
-    const header = parsePackHeader(open(k, buf.subarray(start, buf.length - HEADER_LENGTH_SIZE)))
+    const start = size - HEADER_LENGTH_SIZE - hlen
+    const header = parsePackHeader(open(key, src.tail(HEADER_LENGTH_SIZE + hlen).subarray(0, hlen)))
     let total = 0
     for (const h of header) total += h.length
     if (total !== start) errors.push(`pack header lists ${total} bytes of blobs, but the header starts at byte ${start}`)
@@ -169,23 +261,25 @@ function checkPackBytes(k: MasterKey, id: string, buf: Buffer, indexed: PackedBl
 const port = parentPort
 port?.on('message', (job: CheckJob) => {
   const r: CheckJobResult = {t: 'result', seq: job.seq, id: job.id, bytesRead: 0, errors: [], badBlobs: []}
-  let buf: Buffer
+  let src: PackSource
   try {
-    buf = job.data ? Buffer.from(job.data) : readWhole(job.path!)
+    src = job.data ? bufferSource(Buffer.from(job.data)) : fileSource(job.path!)
   } catch (error) {
     r.errors.push(`cannot read the pack: ${message(error)}`)
     r.unreadable = true
     port.postMessage(r)
     return
   }
-  r.bytesRead = buf.length
   try {
-    const {errors, badBlobs} = checkPackBytes(key, job.id, buf, job.blobs)
+    const {errors, badBlobs} = checkPack(src, job.id, job.blobs)
     r.errors = errors
     r.badBlobs = badBlobs
+    r.bytesRead = src.size
   } catch (error) {
     r.errors.push(`checking failed: ${message(error)}`)
     r.unreadable = true
+  } finally {
+    src.close()
   }
   port.postMessage(r)
 })
