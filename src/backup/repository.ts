@@ -52,6 +52,8 @@ export interface RepositoryOptions {
   indexMaxBlobs?: number
   /** …or when the oldest unindexed pack is older than this (default 5 min). */
   indexMaxAgeMs?: number
+  /** …or when this many packs are unindexed (default 16, ≈ 256 MiB): what a killed backup leaves to reuse. */
+  indexMaxPacks?: number
 }
 
 export interface InitOptions extends RepositoryOptions {
@@ -162,6 +164,7 @@ export class Repository {
       uploadConcurrency: Math.max(1, opts.uploadConcurrency ?? 2),
       indexMaxBlobs: opts.indexMaxBlobs ?? INDEX_MAX_BLOBS,
       indexMaxAgeMs: opts.indexMaxAgeMs ?? 5 * 60 * 1000,
+      indexMaxPacks: opts.indexMaxPacks ?? 16,
       level,
     }
   }
@@ -374,7 +377,11 @@ export class Repository {
     if (this.unindexed.length === 0) this.unindexedSince = Date.now()
     this.unindexed.push({id, blobs})
     this.unindexedBlobs += blobs.length
-    if (this.unindexedBlobs >= this.opts.indexMaxBlobs || Date.now() - this.unindexedSince >= this.opts.indexMaxAgeMs) {
+    if (
+      this.unindexedBlobs >= this.opts.indexMaxBlobs ||
+      this.unindexed.length >= this.opts.indexMaxPacks ||
+      Date.now() - this.unindexedSince >= this.opts.indexMaxAgeMs
+    ) {
       await this.writeIndex()
     }
   }

@@ -191,6 +191,45 @@ describe('backup run against restic 0.14 @integration', function () {
   })
 })
 
+describe('backup crash safety @integration', function () {
+  this.timeout(300_000)
+  let dir: string
+  afterEach(() => fs.rmSync(dir, {recursive: true, force: true}))
+
+  it('a backup killed half-way leaves a repository restic accepts, and the next run reuses its packs', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-crash-'))
+    const src = path.join(dir, 'src')
+    fs.mkdirSync(src)
+    // 512 MiB of incompressible data: enough packs for a partial index (every 16 packs) well before the end.
+    const crypto = await import('node:crypto')
+    for (let i = 0; i < 32; i++) fs.writeFileSync(path.join(src, `part${String(i).padStart(2, '0')}.bin`), crypto.randomBytes(16 << 20))
+    const repo = path.join(dir, 'repo')
+    const env = {LIFEBOAT_PASSWORD: 'pw', XDG_CONFIG_HOME: path.join(dir, 'c'), XDG_DATA_HOME: path.join(dir, 'd')}
+    await lifeboat(['backup', 'init', '--repo', repo], env)
+    const child = spawn(process.execPath, [path.join(process.cwd(), 'bin', 'run.js'), 'backup', 'run', '--repo', repo, src], {env: {...process.env, ...env}, stdio: 'ignore'})
+    let exited = false
+    child.on('exit', () => (exited = true))
+    const deadline = Date.now() + 120_000
+    while (fs.readdirSync(path.join(repo, 'index')).length === 0 && Date.now() < deadline && !exited) await new Promise((r) => setTimeout(r, 20))
+    expect(exited, 'the backup finished before a partial index appeared: the test could not kill it half-way').to.equal(false)
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('close', r))
+    expect(fs.readdirSync(path.join(repo, 'snapshots'))).to.deep.equal([])
+
+    const rEnv = {...process.env, RESTIC_PASSWORD: 'pw', RESTIC_CACHE_DIR: path.join(dir, 'rc')}
+    await run('restic', ['-r', repo, 'unlock'], {env: rEnv})
+    await run('restic', ['-r', repo, 'check', '--read-data'], {env: rEnv})
+
+    const again = await lifeboat(['backup', 'run', '--repo', repo, src, '--json'], env)
+    expect(again.code, again.stderr).to.equal(0)
+    const s = envelope(again.stdout).result
+    // The packs named by the partial index were reused: far less than the 512 MiB was stored again.
+    expect(s.data_added).to.be.lessThan(0.8 * 512 * 2 ** 20)
+    expect(s.total_bytes_processed).to.equal(512 * 2 ** 20)
+    await run('restic', ['-r', repo, 'check', '--read-data'], {env: rEnv})
+  })
+})
+
 function execChown(p: string): void {
   for (const e of fs.readdirSync(p, {recursive: true, withFileTypes: true})) fs.lchownSync(path.join(e.parentPath, e.name), 65_534, 65_534)
   fs.chownSync(p, 65_534, 65_534)
