@@ -203,11 +203,26 @@ export async function checkRepository(repo: Repository, o: CheckOptions = {}): P
   const subsetSpec = o.readDataSubset?.trim() ? o.readDataSubset : undefined
   if (subsetSpec) selectSubset([], subsetSpec)
 
+  const earlyWorkerErrors = new Map<Worker, Error>()
+  // Worker threads start (load their modules) while the lock is taken: that takes a 200 ms pause anyway.
+  const workers: Worker[] = []
+  if (o.readData || subsetSpec) {
+    const key = repo.key
+    const init: CheckWorkerInit = {key: {encrypt: key.encrypt, macK: key.macK, macR: key.macR}}
+    const n = Math.max(1, o.workers ?? os.availableParallelism())
+    for (let i = 0; i < n; i++) {
+      const w = startCheckWorker(init)
+      // Until the read starts, a failing worker is only noted (an 'error' event without a listener would throw).
+      w.on('error', (e) => earlyWorkerErrors.set(w, e))
+      workers.push(w)
+    }
+  }
   let lock: RepositoryLock | undefined
-  if (!o.noLock) lock = await lockRepository(repo, {exclusive: false})
   try {
-    return await new Checker(repo, o, emit, subsetSpec).run(started)
+    if (!o.noLock) lock = await lockRepository(repo, {exclusive: false})
+    return await new Checker(repo, o, emit, subsetSpec, workers, earlyWorkerErrors).run(started)
   } finally {
+    await Promise.all(workers.map((w) => w.terminate()))
     await lock?.release()
   }
 }
@@ -238,6 +253,8 @@ class Checker {
     private readonly o: CheckOptions,
     private readonly emit: ProgressListener,
     private readonly subsetSpec: string | undefined,
+    private readonly pool: Worker[],
+    private readonly poolErrors: Map<Worker, Error>,
   ) {}
 
   async run(started: number): Promise<CheckResult> {
@@ -476,13 +493,11 @@ class Checker {
       return
     }
 
-    const n = Math.max(1, Math.min(this.o.workers ?? os.availableParallelism(), selected.size))
-    const key = this.repo.key
-    const init: CheckWorkerInit = {key: {encrypt: key.encrypt, macK: key.macK, macR: key.macR}}
+    const n = Math.min(this.pool.length, selected.size)
     const backend = this.repo.backend
     const local = backend instanceof LocalBackend ? backend : undefined
     const jobs = this.repo.index.packs(selected)
-    const workers: Worker[] = []
+    const workers = this.pool
     let seq = 0
     let failure: Error | undefined
 
@@ -528,8 +543,9 @@ class Checker {
           }
         }
         for (let i = 0; i < n; i++) {
-          const w = startCheckWorker(init)
-          workers.push(w)
+          const w = workers[i]
+          const early = this.poolErrors.get(w)
+          if (early) return fail(new LifeboatError(`check worker crashed: ${early.message}`, {cause: early}))
           w.on('message', (m: CheckJobResult) => {
             outstanding--
             this.onPackResult(m, totalBytes, selected.size)
@@ -546,7 +562,7 @@ class Checker {
         }
       })
     } finally {
-      await Promise.all(workers.map((w) => w.terminate()))
+      for (const w of workers) w.removeAllListeners('message')
     }
     this.emit({kind: 'done', phase: 'read-data'})
   }
