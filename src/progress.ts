@@ -15,8 +15,10 @@ export const noProgress: ProgressListener = () => {}
 
 /** Rate and ETA from the bytes seen so far. */
 export class RateMeter {
-  private readonly started = Date.now()
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly started: number
+  constructor(private readonly now: () => number = Date.now) {
+    this.started = now()
+  }
 
   rate(bytes: number): number {
     const secs = (this.now() - this.started) / 1000
@@ -25,7 +27,8 @@ export class RateMeter {
 
   /** Seconds left, or undefined when unknown. */
   eta(bytes: number, totalBytes?: number): number | undefined {
-    if (!totalBytes || bytes <= 0) return undefined
+    // Too early for a meaningful rate.
+    if (!totalBytes || bytes <= 0 || this.now() - this.started < 2000) return undefined
     const r = this.rate(bytes)
     return r > 0 ? Math.max(0, (totalBytes - bytes) / r) : undefined
   }

@@ -307,7 +307,7 @@ export async function createSpecial(path: FsPath, node: TreeNode): Promise<void>
         throw new Error(`cannot create ${node.type} at a non-UTF-8 path with the external mkfifo/mknod tools`)
       }
       const p = typeof path === 'string' ? path : path.toString('utf8')
-      const mode = (unixPermissions(node.mode ?? 0o644) & 0o777).toString(8)
+      const mode = (unixPermissions(node.mode ?? 0) & 0o777).toString(8)
       if (node.type === 'fifo') {
         await pExecFile('mkfifo', ['-m', mode, '--', p])
       } else {

@@ -496,7 +496,7 @@ export async function restoreSnapshot(repo: Repository, o: RestoreOptions): Prom
       try {
         if (f.multi) {
           if (isRoot) fs.lchownSync(f.path, f.node.uid, f.node.gid)
-          fs.chmodSync(f.path, unixPermissions(f.node.mode ?? 0o644))
+          fs.chmodSync(f.path, unixPermissions(f.node.mode ?? 0))
         }
       } catch (error) {
         warnings.push({path: display(f.path), message: `restoring owner and mode: ${errorMessage(error)}`})
@@ -538,7 +538,7 @@ export async function restoreSnapshot(repo: Repository, o: RestoreOptions): Prom
           const fd = createFile(f.path)
           try {
             if (isRoot) fs.fchownSync(fd, f.node.uid, f.node.gid)
-            fs.fchmodSync(fd, unixPermissions(f.node.mode ?? 0o644))
+            fs.fchmodSync(fd, unixPermissions(f.node.mode ?? 0))
           } finally {
             fs.closeSync(fd)
           }
@@ -587,7 +587,7 @@ export async function restoreSnapshot(repo: Repository, o: RestoreOptions): Prom
             single: !f.multi,
             uid: f.node.uid,
             gid: f.node.gid,
-            perm: unixPermissions(f.node.mode ?? 0o644),
+            perm: unixPermissions(f.node.mode ?? 0),
           })
           job.counts.push(0)
         }
