@@ -289,7 +289,9 @@ describe('backup crash safety @integration', function () {
     let exited = false
     child.on('exit', () => (exited = true))
     const deadline = Date.now() + 120_000
-    while (fs.readdirSync(path.join(repo, 'index')).length === 0 && Date.now() < deadline && !exited) await new Promise((r) => setTimeout(r, 20))
+    // Wait for a complete partial index (a finished file, not a temporary one being written).
+    const indexed = () => fs.readdirSync(path.join(repo, 'index')).some((n) => /^[0-9a-f]{64}$/.test(n))
+    while (!indexed() && Date.now() < deadline && !exited) await new Promise((r) => setTimeout(r, 20))
     expect(exited, 'the backup finished before a partial index appeared: the test could not kill it half-way').to.equal(false)
     child.kill('SIGKILL')
     await new Promise((r) => child.on('close', r))
