@@ -103,7 +103,7 @@ export class KeyInUseError extends LifeboatError {
     super(message, {
       code: 'KEY_IN_USE',
       exitCode: ExitCode.USAGE,
-      hint: 'open the repository with another password to remove this key, or use change-password',
+      hint: 'open the repository with another password to remove this key, or use `lifeboat backup key passwd`',
       ...opts,
     })
   }

@@ -80,7 +80,8 @@ When the default local repository does not exist yet, it is created first.`
       result = await withProgress(`backup to ${repo.backend.location}`, {mode: renderMode({json})}, (onEvent) =>
         new Archiver(repo, {
           paths: targets,
-          tags: f.tag ?? config.backup?.tags,
+          // restic semantics: --tag a,b is two tags.
+          tags: (f.tag ?? config.backup?.tags)?.flatMap((t) => t.split(',')).filter(Boolean),
           host: f.host ?? config.backup?.host,
           excludes,
           oneFileSystem: f['one-file-system'] || config.backup?.oneFileSystem,
