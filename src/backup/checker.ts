@@ -24,8 +24,7 @@ import {LocalBackend} from './backend/local.js'
 import {CRYPTO_OVERHEAD} from './crypto.js'
 import type {IndexJSON} from './index.js'
 import {lockRepository, type RepositoryLock} from './lock.js'
-import {FormatError, NotFoundError} from './errors.js'
-import {decodeBlob, HEADER_LENGTH_SIZE} from './pack.js'
+import {HEADER_LENGTH_SIZE} from './pack.js'
 import type {Repository} from './repository.js'
 import {decodeTree} from './tree.js'
 import type {BlobType, IndexPackEntry, ProgressListener, TreeNode} from './types.js'
@@ -85,8 +84,6 @@ export interface CheckResult {
 const ENTRY_PLAIN = 1 + 4 + 32
 const ENTRY_COMPRESSED = 1 + 4 + 4 + 32
 const TREE_CONCURRENCY = 16
-const TREE_PACK_MAX = 32 * 1024 * 1024
-const TREE_CACHE_BYTES = 48 * 1024 * 1024
 const MAX_SUBSET_GROUPS = 256
 
 /** File size a pack must have, from its index entries (restic: blobs + header entries + crypto + 4). */
@@ -241,8 +238,6 @@ class Checker {
   private readonly treesSeen = new Set<string>()
   /** Pack files in the backend and their sizes. */
   private packFiles = new Map<string, number>()
-  private readonly treePacks = new Map<string, Promise<Buffer>>()
-  private treePackBytes = 0
   private snapshots: Array<{id: string; tree: string}> = []
   private treesChecked = 0
   private packsRead = 0
@@ -351,52 +346,11 @@ class Checker {
     return decodeTree(await this.loadTreeBlob(id))
   }
 
-  /**
-   * A tree blob's plaintext. Trees are small and many; reading each with its own open/read/close costs
-   * far more than reading their (few) packs whole once, so tree packs up to TREE_PACK_MAX bytes are read
-   * whole and kept in a small LRU (TREE_CACHE_BYTES), larger ones are read by range.
-   */
+  /** A tree blob's plaintext (the repository reads tree packs whole and caches them). */
   private async loadTreeBlob(id: string): Promise<Buffer> {
-    const locs = this.repo.index.lookupAll('tree', id)
-    if (locs.length === 0) throw new NotFoundError(`tree blob ${id}`, this.repo.backend.location)
-    let lastErr: unknown
-    for (const loc of locs) {
-      try {
-        const pack = await this.treePack(loc.packId)
-        const enc = pack
-          ? pack.subarray(loc.offset, loc.offset + loc.length)
-          : await this.repo.backend.load({type: 'pack', name: loc.packId}, loc.offset, loc.length)
-        if (enc.length !== loc.length) throw new FormatError(`pack ${loc.packId} ends before the blob (offset ${loc.offset}, length ${loc.length})`)
-        return decodeBlob(this.repo.key, enc, id, loc.uncompressedLength)
-      } catch (error) {
-        lastErr = error
-      }
-    }
-    throw lastErr
+    return this.repo.loadBlob('tree', id)
   }
 
-  private async treePack(id: string): Promise<Buffer | undefined> {
-    const size = this.packFiles.get(id)
-    if (size === undefined) throw new NotFoundError(`pack ${id}`, this.repo.backend.location)
-    if (size > TREE_PACK_MAX) return undefined
-    let p = this.treePacks.get(id)
-    if (p) {
-      // LRU: move to the end.
-      this.treePacks.delete(id)
-      this.treePacks.set(id, p)
-      return p
-    }
-    p = this.repo.backend.load({type: 'pack', name: id})
-    this.treePacks.set(id, p)
-    this.treePackBytes += size
-    p.catch(() => this.treePacks.delete(id))
-    for (const [old] of this.treePacks) {
-      if (this.treePackBytes <= TREE_CACHE_BYTES || old === id) break
-      this.treePacks.delete(old)
-      this.treePackBytes -= this.packFiles.get(old) ?? 0
-    }
-    return p
-  }
 
   /** A referenced blob missing from the index: one error per blob. */
   private missing(type: BlobType, id: string, where: string): void {
@@ -449,8 +403,6 @@ class Checker {
       }
       pump()
     })
-    this.treePacks.clear()
-    this.treePackBytes = 0
     this.emit({kind: 'done', phase: 'check-trees'})
   }
 

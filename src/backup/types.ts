@@ -122,12 +122,5 @@ export interface Snapshot {
   summary?: SnapshotSummary
 }
 
-/** Progress events reported by long-running engine work; the CLI renders them. */
-export type ProgressEvent =
-  | {kind: 'start'; phase: string; totalFiles?: number; totalBytes?: number}
-  | {kind: 'progress'; phase: string; files: number; bytes: number; totalFiles?: number; totalBytes?: number; currentFile?: string}
-  | {kind: 'warning'; message: string; path?: string}
-  | {kind: 'info'; message: string}
-  | {kind: 'done'; phase: string}
-
-export type ProgressListener = (ev: ProgressEvent) => void
+/** Progress events: the one interface of src/progress.ts. */
+export type {ProgressEvent, ProgressListener} from '../progress.js'
