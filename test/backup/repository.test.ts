@@ -247,9 +247,11 @@ describe('backup/repository @integration (restic 0.14 as judge)', function () {
     // before flush some index files already exist
     const before = await repo.backend.list('index')
     expect(before.length).to.be.greaterThan(0)
-    const stored = new Set((await repo.backend.list('pack')).map((p) => p.name))
+    // Uploads go on in the background: read the index first, then list the packs, so every pack an index
+    // names must already be there (packs are stored before any index names them).
     const partial = await Repository.open(new LocalBackend(repoDir), PW)
     await partial.loadIndex()
+    const stored = new Set((await repo.backend.list('pack')).map((p) => p.name))
     for (const p of partial.index.packs()) expect(stored.has(p.id)).to.equal(true)
     await repo.flush()
     const tree = await repo.saveBlob('tree', Buffer.from('{"nodes":[]}\n'))

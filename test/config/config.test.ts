@@ -72,7 +72,7 @@ describe('config', () => {
     })
     expect(r.status).to.equal(2)
     expect(r.stderr).to.contain('--repo')
-    expect(r.stderr).to.contain('stdin is not a terminal')
+    expect(r.stderr).to.match(/not prompting because (stdin is not a terminal|CI is set)/)
     expect(fs.existsSync(path.join(env.dir, 'config', 'lifeboat', 'config.yaml'))).to.equal(false)
   })
 
