@@ -56,10 +56,11 @@ const resticRepo = path.join(work, 'restic-repo')
 const lbRepo = path.join(work, 'lifeboat-repo')
 const resticEnv = {RESTIC_PASSWORD: password, RESTIC_REPOSITORY: resticRepo, RESTIC_CACHE_DIR: path.join(work, 'restic-cache')}
 const lbEnv = {LIFEBOAT_PASSWORD: password, LIFEBOAT_REPOSITORY: lbRepo, RESTIC_PASSWORD: '', RESTIC_REPOSITORY: ''}
-const lb = [process.execPath, path.join(root, 'bin', 'run.js')]
+// bin/run.js is run as users run it (its shebang carries the V8 flags).
+const lb = [path.join(root, 'bin', 'run.js')]
 
 execFileSync('restic', ['init', '-q'], {env: {...process.env, ...resticEnv}})
-execFileSync(lb[0], [lb[1], 'backup', 'init'], {env: {...process.env, ...lbEnv}, stdio: 'ignore'})
+execFileSync(lb[0], ['backup', 'init'], {env: {...process.env, ...lbEnv}, stdio: 'ignore'})
 
 type Step = 'first backup' | 'no-change backup' | 'restore' | 'check --read-data'
 const results: Record<Step, {restic: Measure[]; lifeboat: Measure[]}> = {
@@ -73,7 +74,7 @@ for (let round = 0; round < rounds; round++) {
   if (round > 0) {
     for (const r of [resticRepo, lbRepo]) fs.rmSync(r, {recursive: true, force: true})
     execFileSync('restic', ['init', '-q'], {env: {...process.env, ...resticEnv}})
-    execFileSync(lb[0], [lb[1], 'backup', 'init'], {env: {...process.env, ...lbEnv}, stdio: 'ignore'})
+    execFileSync(lb[0], ['backup', 'init'], {env: {...process.env, ...lbEnv}, stdio: 'ignore'})
   }
   results['first backup'].restic.push(timed(['restic', 'backup', '-q', data], resticEnv))
   results['first backup'].lifeboat.push(timed([...lb, 'backup', 'run', data], lbEnv))

@@ -26,6 +26,8 @@ export const PROGRAM_VERSION = 'lifeboat 0.1.0'
 
 /** Files scanned but not yet stored that the scanner lets pile up before it waits (bounds memory). */
 const MAX_INFLIGHT_FILES = 4096
+/** Entries of a folder lstat'ed at once. */
+const STAT_BATCH = 256
 
 export interface BackupOptions {
   paths: string[]
@@ -102,6 +104,7 @@ export class Archiver {
   private readonly warnings: BackupWarning[] = []
   private readonly excludes: ExcludeMatcher
   private pool?: BlobPool
+  private startPool?: () => BlobPool
   private rootDevs = new Set<bigint>()
   private lastTick = 0
   private readonly emit: ProgressListener
@@ -136,7 +139,8 @@ export class Archiver {
       if (!this.o.dryRun) {
         const backend = this.repo.backend
         if (!(backend instanceof LocalBackend)) throw new LifeboatError('parallel backup needs a local repository backend')
-        this.pool = new BlobPool({
+        // Started on the first file to read: a backup where nothing changed never pays for the workers.
+        this.startPool = () => new BlobPool({
           key: this.repo.key,
           polynomial: this.repo.config.chunkerPolynomial,
           level: this.repo.compressionLevel,
@@ -155,6 +159,11 @@ export class Archiver {
       try {
         treeId = await this.saveVirtualRoot(targets, parentRoot)
         if (this.pool) await this.pool.flush()
+      } catch (error) {
+        // Index what was stored so far (packs are complete before they are registered): the next run reuses it.
+        await this.pool?.close()
+        if (!this.o.dryRun) await this.repo.flush().catch(() => {})
+        throw error
       } finally {
         await this.pool?.close()
       }
@@ -274,7 +283,7 @@ export class Archiver {
         const childPath = dirPath === '/' ? `/${name}` : `${dirPath}/${name}`
         const pnode = parent?.get(Buffer.from(name).toString('latin1'))
         if (child.target) {
-          const n = await this.entry(Buffer.from(childPath), Buffer.from(name), pnode, true)
+          const n = await this.entry(Buffer.from(childPath), Buffer.from(name), pnode, await lstatRaw(Buffer.from(childPath)), true)
           if (n) nodes.push(n)
           continue
         }
@@ -305,19 +314,14 @@ export class Archiver {
     return r.id
   }
 
-  /** Backs up one directory entry; returns its node (undefined when skipped). */
   /**
-   * Backs up one directory entry; resolves to its node (undefined when skipped). lstat runs synchronously
-   * here, so a file counts as in flight from the moment the scanner sees it.
+   * Backs up one directory entry from its lstat result; resolves to its node (undefined when skipped). A file
+   * counts as in flight from the moment the scanner sees it.
    */
-  private entry(p: Buffer, name: Buffer, pnode: TreeNode | undefined, isTarget = false): Promise<TreeNode | undefined> {
+  private entry(p: Buffer, name: Buffer, pnode: TreeNode | undefined, st: BigIntStats | Error, isTarget = false): Promise<TreeNode | undefined> {
     const display = p.toString()
-    if (!this.excludes.empty && this.excludes.matches(p.toString('latin1'))) return Promise.resolve(undefined)
-    let st: BigIntStats
-    try {
-      st = fs.lstatSync(p, {bigint: true})
-    } catch (error) {
-      this.warn(display, errorMessage(error))
+    if (st instanceof Error) {
+      this.warn(display, errorMessage(st))
       return Promise.resolve(undefined)
     }
     if (this.o.oneFileSystem && !isTarget && !this.rootDevs.has(st.dev)) return Promise.resolve(undefined)
@@ -397,7 +401,8 @@ export class Archiver {
       this.c.bytesDone += size
       return node
     }
-    const r = await this.pool!.submit(p, size, st.mtimeNs)
+    this.pool ??= this.startPool!()
+    const r = await this.pool.submit(p, size, st.mtimeNs)
     this.fileDone(r, node, pnode, display)
     return node
   }
@@ -436,7 +441,7 @@ export class Archiver {
   private async saveDir(dir: Buffer, parent: ParentDir | undefined): Promise<string | undefined> {
     let names: Buffer[]
     try {
-      names = fs.readdirSync(dir, {encoding: 'buffer'})
+      names = await readdirRaw(dir)
     } catch (error) {
       this.warn(dir.toString(), errorMessage(error))
       return undefined
@@ -444,12 +449,14 @@ export class Archiver {
     names.sort(Buffer.compare)
     const base = dir.length === 1 && dir[0] === 0x2f ? Buffer.alloc(0) : dir
     const started: Array<Promise<TreeNode | undefined>> = []
-    for (const name of names) {
+    for (let i = 0; i < names.length; i += STAT_BATCH) {
       // Hold the scanner back while the workers have plenty to do: memory stays bounded on huge trees.
       if (this.inflightFiles > MAX_INFLIGHT_FILES) await new Promise<void>((r) => this.inflightWaiters.push(r))
-      started.push(this.entry(Buffer.concat([base, SEP, name]), name, parent?.get(name.toString('latin1'))))
-      // Let worker results in now and then.
-      if (++this.scanned % 512 === 0) await new Promise((r) => setImmediate(r))
+      const batch = names.slice(i, i + STAT_BATCH).map((name) => ({name, path: Buffer.concat([base, SEP, name])}))
+      const kept = this.excludes.empty ? batch : batch.filter((e) => !this.excludes.matches(e.path.toString('latin1')))
+      // lstat in parallel: on a cold cache the inodes are read from disk concurrently, not one by one.
+      const stats = await Promise.all(kept.map((e) => lstatRaw(e.path)))
+      for (const [k, e] of kept.entries()) started.push(this.entry(e.path, e.name, parent?.get(e.name.toString('latin1')), stats[k]))
     }
     const nodes = await Promise.all(started)
     // Entries that vanished or could not be read are left out (each was reported as a warning).
@@ -462,7 +469,6 @@ export class Archiver {
     return this.saveTree(kept)
   }
 
-  private scanned = 0
 }
 
 /** Whether lstat shows the same entry as a node of the parent snapshot. */
@@ -476,6 +482,16 @@ function sameMetadata(p: TreeNode, st: BigIntStats): boolean {
     p.mtime === formatNs(st.mtimeNs) &&
     p.ctime === formatNs(st.ctimeNs)
   )
+}
+
+/** Entries of a directory as raw name bytes (names need not be UTF-8), through the thread pool. */
+function readdirRaw(dir: Buffer): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => fs.readdir(dir, {encoding: 'buffer'}, (e, names) => (e ? reject(e) : resolve(names))))
+}
+
+/** lstat through the thread pool; an error is returned, not thrown (the entry is skipped with a warning). */
+function lstatRaw(p: Buffer): Promise<BigIntStats | Error> {
+  return new Promise((resolve) => fs.lstat(p, {bigint: true}, (e, st) => resolve(e ?? st)))
 }
 
 function sameSet(a: string[], b: string[]): boolean {
