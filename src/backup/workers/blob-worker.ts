@@ -10,7 +10,6 @@ import {Compressor} from 'zstd-napi'
 import {ChunkSplitter, chunkerTables, CHUNKER_MAX_SIZE} from '../chunker.js'
 import {CRYPTO_OVERHEAD, type MasterKey, seal} from '../crypto.js'
 import {parsePolynomial} from '../polynomial.js'
-import {collectGarbage} from './gc.js'
 import {KnownSet} from './known-set.js'
 import {PackFile} from './pack-file.js'
 import type {FileJob, FileResult, FromWorker, ToWorker, WorkerInit} from './protocol.js'
@@ -74,10 +73,7 @@ async function saveChunk(chunk: Buffer, r: FileResult): Promise<void> {
   packer.add('data', id, encrypted, uncompressed)
   r.newBlobs++
   r.newBytes += chunk.length
-  if (packer.size + CRYPTO_OVERHEAD >= init.packSize) {
-    await finishPack()
-    collectGarbage?.()
-  }
+  if (packer.size + CRYPTO_OVERHEAD >= init.packSize) await finishPack()
 }
 
 function openForRead(p: Buffer): number {
