@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
 import {Compressor} from 'zstd-napi'
 
-import {ChunkSplitter, chunkerTables, CHUNKER_MAX_SIZE} from '../chunker.js'
+import {ChunkSplitter, chunkerTables, CHUNKER_MAX_SIZE, CHUNKER_MIN_SIZE} from '../chunker.js'
 import {CRYPTO_OVERHEAD, type MasterKey, seal} from '../crypto.js'
 import {parsePolynomial} from '../polynomial.js'
 import {KnownSet} from './known-set.js'
@@ -126,6 +126,94 @@ async function processFile(job: FileJob): Promise<FileResult> {
   }
 }
 
+/** Files up to this size are read ahead, in the thread pool, while earlier ones are being chunked. */
+const PREFETCH_MAX_FILE = 1024 * 1024
+/** Bytes read ahead at most (per worker). */
+const PREFETCH_BYTES = 16 * 1024 * 1024
+
+interface Prefetched {
+  data?: Buffer
+  st?: fs.BigIntStats
+  error?: NodeJS.ErrnoException
+}
+
+/** Reads a small file whole through the thread pool (open, read, fstat, close), never throwing. */
+function prefetch(job: FileJob): Promise<Prefetched> {
+  const p = Buffer.from(job.path.buffer, job.path.byteOffset, job.path.byteLength)
+  return new Promise((resolve) => {
+    const opened = (e: NodeJS.ErrnoException | null, fd: number) => {
+      if (e) return resolve({error: e})
+      // One byte more than expected, to notice a file that grew since the scan.
+      const data = Buffer.allocUnsafe(job.size + 1)
+      let n = 0
+      const finish = (err?: NodeJS.ErrnoException | null) => {
+        if (err) return fs.close(fd, () => resolve({error: err}))
+        fs.fstat(fd, {bigint: true}, (e2, st) => fs.close(fd, () => resolve(e2 ? {error: e2} : {data: data.subarray(0, n), st})))
+      }
+      const more = () =>
+        fs.read(fd, data, n, data.length - n, null, (err, got) => {
+          if (err) return finish(err)
+          n += got
+          if (got === 0 || n === data.length) finish()
+          else more()
+        })
+      more()
+    }
+    fs.open(p, fs.constants.O_RDONLY | fs.constants.O_NOATIME, (e, fd) => {
+      if (e?.code === 'EPERM') fs.open(p, fs.constants.O_RDONLY, opened)
+      else opened(e, fd)
+    })
+  })
+}
+
+/** Chunks and stores a file read whole. */
+async function processPrefetched(job: FileJob, f: Prefetched): Promise<FileResult> {
+  const r: FileResult = {job: job.job, content: [], bytes: 0, newBlobs: 0, newBytes: 0}
+  if (f.error || !f.data || !f.st) return {...r, content: null, error: f.error?.message ?? 'cannot read file', errorCode: f.error?.code}
+  const data = f.data
+  r.bytes = data.length
+  if (data.length <= CHUNKER_MIN_SIZE) {
+    // The chunker never cuts before its minimum size: the file is one blob.
+    if (data.length > 0) await saveChunk(data, r)
+  } else {
+    let start = 0
+    for (const c of splitter.push(data)) {
+      await saveChunk(data.subarray(start, c), r)
+      start = c
+    }
+    splitter.end()
+    if (start < data.length) await saveChunk(data.subarray(start), r)
+  }
+  if (Number(f.st.size) !== job.size || f.st.mtimeNs.toString() !== job.mtimeNs || r.bytes !== job.size) r.changed = true
+  return r
+}
+
+/** Processes a batch in order, reading small files ahead so the CPU work never waits for the disk. */
+async function processBatch(batch: FileJob[]): Promise<FileResult[]> {
+  const results: FileResult[] = []
+  const ahead = new Map<number, Promise<Prefetched>>()
+  let next = 0
+  let aheadBytes = 0
+  for (let i = 0; i < batch.length; i++) {
+    while (next < batch.length && (aheadBytes < PREFETCH_BYTES || next <= i)) {
+      const j = batch[next]
+      if (j.size <= PREFETCH_MAX_FILE) {
+        ahead.set(next, prefetch(j))
+        aheadBytes += j.size
+      }
+      next++
+    }
+    const pending = ahead.get(i)
+    if (pending) {
+      ahead.delete(i)
+      const f = await pending
+      aheadBytes -= batch[i].size
+      results.push(await processPrefetched(batch[i], f))
+    } else results.push(await processFile(batch[i]))
+  }
+  return results
+}
+
 let chain = Promise.resolve()
 port.on('message', (m: ToWorker) => {
   chain = chain.then(async () => {
@@ -133,9 +221,7 @@ port.on('message', (m: ToWorker) => {
       if (uploadError !== undefined) throw uploadError
       switch (m.t) {
         case 'files': {
-          const results: FileResult[] = []
-          for (const job of m.batch) results.push(await processFile(job))
-          post({t: 'results', results})
+          post({t: 'results', results: await processBatch(m.batch)})
           break
         }
         case 'known': {

@@ -31,7 +31,7 @@ interface Slot {
 
 const BATCH_FILES = 128
 const BATCH_BYTES = 8 * 1024 * 1024
-const MAX_BATCHES_PER_WORKER = 3
+const MAX_BATCHES_PER_WORKER = 4
 
 /**
  * Worker threads that turn files into stored data blobs. `submit` returns the file's blob IDs once its
