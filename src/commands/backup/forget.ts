@@ -1,0 +1,101 @@
+import {Flags} from '@oclif/core'
+
+import {forgetSnapshots, withinFromConfig, type ForgetGroup, type ForgetResult} from '../../backup/forget.js'
+import {lockRepository} from '../../backup/lock.js'
+import {parseDuration, parseGroupBy, type ForgetPolicy} from '../../backup/policy.js'
+import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
+import {table} from '../../cli/format.js'
+
+const count = (what: string) => Flags.integer({description: `Keep the newest snapshot of each of the N newest ${what}.`, min: 0, helpGroup: 'POLICY'})
+
+export default class BackupForget extends BackupCommand<typeof BackupForget> {
+  static override description = `Remove snapshots by a policy, as restic's forget: snapshots are grouped (--group-by), and in each group every snapshot no keep rule matches is removed. Only the snapshot files are deleted; the data stays until prune.
+Without keep flags the policy comes from the config's backup.keep; with no policy at all nothing is removed.`
+  static override examples = [
+    '<%= config.bin %> backup forget --keep-daily 7 --keep-weekly 4 --dry-run',
+    '<%= config.bin %> backup forget --keep-last 3 --keep-tag important --host pi --json',
+    '<%= config.bin %> backup forget --keep-within 1m15d --group-by host',
+  ]
+  static override flags = {
+    ...repoFlags,
+    'keep-last': Flags.integer({description: 'Keep the N newest snapshots.', min: 0, helpGroup: 'POLICY'}),
+    'keep-hourly': count('hours'),
+    'keep-daily': count('days'),
+    'keep-weekly': count('ISO weeks'),
+    'keep-monthly': count('months'),
+    'keep-yearly': count('years'),
+    'keep-within': Flags.string({description: 'Keep snapshots newer than the newest snapshot minus DURATION, e.g. 1y2m3d4h (m = months).', helpGroup: 'POLICY'}),
+    'keep-tag': Flags.string({description: 'Keep snapshots with these tags (repeatable; "a,b" needs both).', multiple: true, multipleNonGreedy: true, helpGroup: 'POLICY'}),
+    host: Flags.string({description: 'Only consider snapshots of this host (repeatable).', multiple: true, multipleNonGreedy: true}),
+    tag: Flags.string({description: 'Only consider snapshots with this tag (repeatable; "a,b" needs both).', multiple: true, multipleNonGreedy: true}),
+    path: Flags.string({description: 'Only consider snapshots that include this path (repeatable).', multiple: true, multipleNonGreedy: true}),
+    'group-by': Flags.string({description: 'Apply the policy to each group of snapshots sharing these: host, paths, tags (comma-separated; "" = one group).', default: 'host,paths'}),
+    'dry-run': Flags.boolean({char: 'n', description: 'Only show what would be kept and removed, and why.'}),
+  }
+
+  async run(): Promise<ForgetResult> {
+    const f = this.flags
+    const groupBy = parseGroupBy(f['group-by'])
+    const policy = await this.policy()
+    if (policy.within !== undefined) parseDuration(policy.within) // a usage error before touching the repository
+    const repo = await this.openRepo()
+    const lock = f['dry-run'] ? undefined : await lockRepository(repo, {exclusive: true})
+    try {
+      const result = await forgetSnapshots(repo, {policy, groupBy, dryRun: f['dry-run'], filter: {hosts: f.host, tags: f.tag, paths: f.path}})
+      if (!this.jsonEnabled()) this.render(result)
+      return result
+    } finally {
+      await lock?.release()
+      await repo.close()
+    }
+  }
+
+  /** The keep flags, or the config's backup.keep when none is given. */
+  private async policy(): Promise<ForgetPolicy> {
+    const f = this.flags
+    const fromFlags: ForgetPolicy = {
+      last: f['keep-last'],
+      hourly: f['keep-hourly'],
+      daily: f['keep-daily'],
+      weekly: f['keep-weekly'],
+      monthly: f['keep-monthly'],
+      yearly: f['keep-yearly'],
+      within: f['keep-within'],
+      keepTags: f['keep-tag'],
+    }
+    if (Object.values(fromFlags).some((v) => v !== undefined)) return fromFlags
+    const keep = (await this.getConfig()).config.backup?.keep
+    if (!keep) return {}
+    return {...keep, within: keep.within === undefined ? undefined : withinFromConfig(keep.within)}
+  }
+
+  private render(r: ForgetResult): void {
+    if (r.policyEmpty) {
+      this.logToStderr('no policy was specified, no snapshots will be removed')
+      return
+    }
+    for (const g of r.groups) {
+      this.log(`snapshots for ${describeGroup(g)}:`)
+      const rows = [...g.keep.map((s) => ({s, action: 'keep'})), ...g.remove.map((s) => ({s, action: r.dryRun ? 'would remove' : 'remove'}))]
+      rows.sort((a, b) => Date.parse(b.s.time) - Date.parse(a.s.time))
+      this.log(
+        table(
+          ['ID', 'Time', 'Host', 'Tags', 'Action', 'Reasons'],
+          rows.map(({s, action}) => [s.short_id, s.time.replace('T', ' ').replace(/\.\d+/, '').slice(0, 19), s.hostname ?? '', (s.tags ?? []).join(','), action, s.reasons.join(', ')]),
+        ),
+      )
+      this.log('')
+    }
+    const n = r.groups.reduce((a, g) => a + g.remove.length, 0)
+    const s = (k: number) => `${k} snapshot${k === 1 ? '' : 's'}`
+    this.log(r.dryRun ? `would remove ${s(n)} (dry run)` : `removed ${s(r.removed.length)}`)
+  }
+}
+
+function describeGroup(g: ForgetGroup): string {
+  const parts: string[] = []
+  if (g.key.hostname !== undefined) parts.push(`host [${g.key.hostname}]`)
+  if (g.key.paths !== undefined) parts.push(`paths [${g.key.paths.join(', ')}]`)
+  if (g.key.tags !== undefined) parts.push(`tags [${g.key.tags.join(', ')}]`)
+  return parts.length === 0 ? 'all snapshots' : `(${parts.join(', ')})`
+}
