@@ -133,6 +133,10 @@ export class Archiver {
     const lock = this.o.dryRun ? undefined : await lockRepository(this.repo, {exclusive: false})
     try {
       await this.repo.loadIndex()
+      if (!this.o.dryRun) {
+        const adopted = await this.repo.adoptUnindexedPacks()
+        if (adopted.packs > 0) this.emit({kind: 'info', message: `reusing ${adopted.packs} pack(s) left by an interrupted backup`})
+      }
       const parent = await this.findParent(targets, host)
       const parentRoot = parent ? await this.loadParentDir(parent.snapshot.tree) : undefined
       this.emit({kind: 'start', phase: 'backup'})

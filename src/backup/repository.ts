@@ -20,7 +20,7 @@ import {
 } from './errors.js'
 import {MasterIndex, INDEX_MAX_BLOBS, splitIndex, type IndexJSON} from './index.js'
 import {createKeyFile, DEFAULT_KDF, openKeyFile, parseKeyFile, type KdfParams} from './keys.js'
-import {decodeBlob, DEFAULT_PACK_SIZE, encodeBlob, MAX_PACK_SIZE, MIN_PACK_SIZE, PackWriter, sha256Hex, type FinishedPack} from './pack.js'
+import {decodeBlob, DEFAULT_PACK_SIZE, encodeBlob, MAX_PACK_SIZE, MIN_PACK_SIZE, PackWriter, readPackHeader, sha256Hex, type FinishedPack} from './pack.js'
 import type {Backend, BlobType, FileType, IndexPackEntry, PackedBlob, Snapshot} from './types.js'
 import {decodeConfig, decodeUnpacked, encodeConfig, encodeUnpacked, type ConfigJSON} from './unpacked.js'
 
@@ -52,7 +52,11 @@ export interface RepositoryOptions {
   indexMaxBlobs?: number
   /** …or when the oldest unindexed pack is older than this (default 5 min). */
   indexMaxAgeMs?: number
-  /** …or when this many packs are unindexed (default 16, ≈ 256 MiB): what a killed backup leaves to reuse. */
+  /**
+   * …or when this many packs are unindexed (default 1): every stored pack is named by an index file at once,
+   * so a killed backup leaves everything it stored for the next run to reuse (at the cost of more, smaller
+   * index files, which prune consolidates).
+   */
   indexMaxPacks?: number
 }
 
@@ -164,7 +168,7 @@ export class Repository {
       uploadConcurrency: Math.max(1, opts.uploadConcurrency ?? 2),
       indexMaxBlobs: opts.indexMaxBlobs ?? INDEX_MAX_BLOBS,
       indexMaxAgeMs: opts.indexMaxAgeMs ?? 5 * 60 * 1000,
-      indexMaxPacks: opts.indexMaxPacks ?? 16,
+      indexMaxPacks: opts.indexMaxPacks ?? 1,
       level,
     }
   }
@@ -384,6 +388,33 @@ export class Repository {
     ) {
       await this.writeIndex()
     }
+  }
+
+  /**
+   * Packs stored by a run that was killed before an index named them: their headers (authenticated, and
+   * checked to add up to the file size) are read and indexed, so the next backup reuses their data instead
+   * of storing it again. A pack whose header does not check out is left alone for check and prune.
+   */
+  async adoptUnindexedPacks(): Promise<{packs: number; bytes: number}> {
+    const orphans = (await this.backend.list('pack')).filter((f) => !this.index.hasPack(f.name))
+    let packs = 0
+    let bytes = 0
+    await mapLimit(orphans, 4, async (f) => {
+      let blobs: PackedBlob[]
+      try {
+        blobs = await readPackHeader({backend: this.backend, id: f.name}, f.size, this.key)
+      } catch {
+        return
+      }
+      this.index.add(f.name, blobs)
+      if (this.unindexed.length === 0) this.unindexedSince = Date.now()
+      this.unindexed.push({id: f.name, blobs})
+      this.unindexedBlobs += blobs.length
+      packs++
+      bytes += f.size
+    })
+    if (packs > 0) await this.writeIndex()
+    return {packs, bytes}
   }
 
   /** Target size of data packs, bytes. */

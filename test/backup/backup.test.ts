@@ -271,43 +271,93 @@ async function packOfFile(repo: string, env: NodeJS.ProcessEnv, file: string): P
 }
 
 describe('backup crash safety @integration', function () {
-  this.timeout(300_000)
+  this.timeout(600_000)
   let dir: string
   afterEach(() => fs.rmSync(dir, {recursive: true, force: true}))
+  const rEnv = () => ({...process.env, RESTIC_PASSWORD: 'pw', RESTIC_CACHE_DIR: path.join(dir, 'rc')})
+  const storedPacks = (repo: string) => {
+    let bytes = 0
+    for (const sub of fs.readdirSync(path.join(repo, 'data'))) {
+      for (const f of fs.readdirSync(path.join(repo, 'data', sub))) if (/^[0-9a-f]{64}$/.test(f)) bytes += fs.statSync(path.join(repo, 'data', sub, f)).size
+    }
+    return bytes
+  }
+  const startBackup = (repo: string, src: string, env: NodeJS.ProcessEnv) => {
+    const child = spawn(process.execPath, [path.join(process.cwd(), 'bin', 'run.js'), 'backup', 'run', '--repo', repo, src], {env: {...process.env, ...env}, stdio: 'ignore'})
+    const exited = new Promise<void>((r) => child.on('close', () => r()))
+    return {child, exited}
+  }
 
-  it('a backup killed half-way leaves a repository restic accepts, and the next run reuses its packs', async () => {
+  it('a backup killed half-way leaves a repository restic accepts; the next run re-uploads < 10% of what was stored', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-crash-'))
     const src = path.join(dir, 'src')
     fs.mkdirSync(src)
-    // 512 MiB of incompressible data: enough packs for a partial index (every 16 packs) well before the end.
     const crypto = await import('node:crypto')
-    for (let i = 0; i < 32; i++) fs.writeFileSync(path.join(src, `part${String(i).padStart(2, '0')}.bin`), crypto.randomBytes(16 << 20))
+    const total = 384 * 2 ** 20
+    for (let i = 0; i < 24; i++) fs.writeFileSync(path.join(src, `part${String(i).padStart(2, '0')}.bin`), crypto.randomBytes(16 << 20))
     const repo = path.join(dir, 'repo')
     const env = {LIFEBOAT_PASSWORD: 'pw', XDG_CONFIG_HOME: path.join(dir, 'c'), XDG_DATA_HOME: path.join(dir, 'd')}
     await lifeboat(['backup', 'init', '--repo', repo], env)
-    const child = spawn(process.execPath, [path.join(process.cwd(), 'bin', 'run.js'), 'backup', 'run', '--repo', repo, src], {env: {...process.env, ...env}, stdio: 'ignore'})
-    let exited = false
-    child.on('exit', () => (exited = true))
+    const {child, exited} = startBackup(repo, src, env)
+    let done = false
+    void exited.then(() => (done = true))
+    // Kill once a good part is stored (finished packs), well before the end.
     const deadline = Date.now() + 120_000
-    // Wait for a complete partial index (a finished file, not a temporary one being written).
-    const indexed = () => fs.readdirSync(path.join(repo, 'index')).some((n) => /^[0-9a-f]{64}$/.test(n))
-    while (!indexed() && Date.now() < deadline && !exited) await new Promise((r) => setTimeout(r, 20))
-    expect(exited, 'the backup finished before a partial index appeared: the test could not kill it half-way').to.equal(false)
+    while (storedPacks(repo) < total / 3 && Date.now() < deadline && !done) await new Promise((r) => setTimeout(r, 20))
+    expect(done, 'the backup finished before it could be killed half-way').to.equal(false)
     child.kill('SIGKILL')
-    await new Promise((r) => child.on('close', r))
+    await exited
+    const stored = storedPacks(repo)
     expect(fs.readdirSync(path.join(repo, 'snapshots'))).to.deep.equal([])
-
-    const rEnv = {...process.env, RESTIC_PASSWORD: 'pw', RESTIC_CACHE_DIR: path.join(dir, 'rc')}
-    await run('restic', ['-r', repo, 'unlock'], {env: rEnv})
-    await run('restic', ['-r', repo, 'check', '--read-data'], {env: rEnv})
+    await run('restic', ['-r', repo, 'unlock'], {env: rEnv()})
+    await run('restic', ['-r', repo, 'check', '--read-data'], {env: rEnv()})
 
     const again = await lifeboat(['backup', 'run', '--repo', repo, src, '--json'], env)
     expect(again.code, again.stderr).to.equal(0)
     const s = envelope(again.stdout).result
-    // The packs named by the partial index were reused: far less than the 512 MiB was stored again.
-    expect(s.data_added).to.be.lessThan(0.8 * 512 * 2 ** 20)
-    expect(s.total_bytes_processed).to.equal(512 * 2 ** 20)
-    await run('restic', ['-r', repo, 'check', '--read-data'], {env: rEnv})
+    expect(s.total_bytes_processed).to.equal(total)
+    // What the second run stored beyond what was still missing: the re-upload.
+    const reuploaded = s.data_added_packed - Math.max(0, total * 1.001 - stored)
+    expect(reuploaded, `stored ${stored}, second run added ${s.data_added_packed}`).to.be.lessThan(0.1 * stored)
+    await run('restic', ['-r', repo, 'check', '--read-data'], {env: rEnv()})
+  })
+
+  it('backups killed at 22 random moments: after every kill restic check passes, and the next run completes', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-kills-'))
+    const src = path.join(dir, 'src')
+    fs.mkdirSync(path.join(src, 'many'), {recursive: true})
+    const crypto = await import('node:crypto')
+    for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(src, `big${i}.bin`), crypto.randomBytes(12 << 20))
+    for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(src, 'many', `f${i}.txt`), `line ${i}\n`.repeat(50 + i))
+    const repo = path.join(dir, 'repo')
+    const env = {LIFEBOAT_PASSWORD: 'pw', XDG_CONFIG_HOME: path.join(dir, 'c'), XDG_DATA_HOME: path.join(dir, 'd')}
+    await lifeboat(['backup', 'init', '--repo', repo], env)
+    let kills = 0
+    let completed = 0
+    for (let round = 0; kills < 22 && round < 45; round++) {
+      // New content each round, so every run has something to store.
+      fs.writeFileSync(path.join(src, `round${round}.bin`), crypto.randomBytes(16 << 20))
+      const {child, exited} = startBackup(repo, src, env)
+      let done = false
+      void exited.then(() => (done = true))
+      await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 900)))
+      if (done) completed++
+      else {
+        child.kill('SIGKILL')
+        kills++
+      }
+      await exited
+      // The killed run's lock is stale (dead PID on this host): restic's unlock removes it, check then runs.
+      await run('restic', ['-r', repo, 'unlock'], {env: rEnv()})
+      await run('restic', ['-r', repo, 'check'], {env: rEnv()})
+    }
+    expect(kills, `${kills} kills, ${completed} runs finished before their kill`).to.be.at.least(20)
+    const last = await lifeboat(['backup', 'run', '--repo', repo, src, '--json'], env)
+    expect(last.code, last.stderr).to.equal(0)
+    await run('restic', ['-r', repo, 'check', '--read-data'], {env: rEnv()})
+    const restored = path.join(dir, 'restored')
+    await run('restic', ['-r', repo, 'restore', 'latest', '--target', restored], {env: rEnv()})
+    expect(compareTrees(src, path.join(restored, src))).to.deep.equal([])
   })
 })
 
