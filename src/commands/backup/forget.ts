@@ -3,8 +3,10 @@ import {Flags} from '@oclif/core'
 import {forgetSnapshots, withinFromConfig, type ForgetGroup, type ForgetResult} from '../../backup/forget.js'
 import {lockRepository} from '../../backup/lock.js'
 import {parseDuration, parseGroupBy, type ForgetPolicy} from '../../backup/policy.js'
+import {pruneRepository, type PruneResult} from '../../backup/prune.js'
 import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
 import {table} from '../../cli/format.js'
+import {pruneSummary} from './prune.js'
 
 const count = (what: string) => Flags.integer({description: `Keep the newest snapshot of each of the N newest ${what}.`, min: 0, helpGroup: 'POLICY'})
 
@@ -31,9 +33,10 @@ Without keep flags the policy comes from the config's backup.keep; with no polic
     path: Flags.string({description: 'Only consider snapshots that include this path (repeatable).', multiple: true, multipleNonGreedy: true}),
     'group-by': Flags.string({description: 'Apply the policy to each group of snapshots sharing these: host, paths, tags (comma-separated; "" = one group).', default: 'host,paths'}),
     'dry-run': Flags.boolean({char: 'n', description: 'Only show what would be kept and removed, and why.'}),
+    prune: Flags.boolean({description: 'Run `backup prune` (default settings) after removing snapshots, under the same lock.'}),
   }
 
-  async run(): Promise<ForgetResult> {
+  async run(): Promise<ForgetResult & {prune?: PruneResult}> {
     const f = this.flags
     const groupBy = parseGroupBy(f['group-by'])
     const policy = await this.policy()
@@ -43,7 +46,10 @@ Without keep flags the policy comes from the config's backup.keep; with no polic
     try {
       const result = await forgetSnapshots(repo, {policy, groupBy, dryRun: f['dry-run'], filter: {hosts: f.host, tags: f.tag, paths: f.path}})
       if (!this.jsonEnabled()) this.render(result)
-      return result
+      if (!f.prune || f['dry-run']) return result
+      const prune = await pruneRepository(repo, {lockHeld: true})
+      if (!this.jsonEnabled()) for (const line of pruneSummary(prune)) this.log(line)
+      return {...result, prune}
     } finally {
       await lock?.release()
       await repo.close()

@@ -1,0 +1,651 @@
+/**
+ * `prune`: remove the data no snapshot needs any more, as restic 0.14's prune.
+ *
+ * 1. Under an exclusive lock, load the index, list the pack files and the snapshots.
+ * 2. Walk every tree reachable from a snapshot: the used blobs (trees and file contents).
+ * 3. Give each used blob one owner pack (packs whose blobs are all used come first, so a blob stored twice
+ *    is kept where keeping costs nothing); every other copy counts as unused (a duplicate).
+ * 4. Classify the indexed packs: no owned blob → delete; every blob owned → keep; partly used → repack while
+ *    the unused space left would exceed --max-unused (default 5 % of the used size, restic's rule), within
+ *    --max-repack-size. Tree packs and mixed packs are always repacked when partly used (they are small).
+ * 5. Repack: each pack is verified in a worker thread (every owned blob decrypted, decompressed and hashed);
+ *    then its owned blobs are copied, still encrypted, into new packs (data and tree blobs apart).
+ * 6. Write the new index (kept + new packs; the first file lists the old ones in `supersedes`), delete the
+ *    old index files, then the obsolete packs, then packs no index names and stale temporary files.
+ *
+ * A crash at any point leaves a repository restic accepts: new packs are stored before an index names them,
+ * the new index before the old is removed, and a pack is deleted only once no index names it (at worst some
+ * packs are left unreferenced, which a later prune removes).
+ */
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type {Worker} from 'node:worker_threads'
+
+import {LifeboatError, UsageError, errorMessage} from '../errors.js'
+import {LocalBackend} from './backend/local.js'
+import {expectedPackSize, parseTreeForCheck} from './checker.js'
+import {CRYPTO_OVERHEAD} from './crypto.js'
+import {splitIndex, type IndexJSON} from './index.js'
+import {lockRepository, type RepositoryLock} from './lock.js'
+import {decodeBlob, PackWriter, type FinishedPack} from './pack.js'
+import type {Repository} from './repository.js'
+import type {BlobType, IndexPackEntry, PackedBlob, ProgressListener} from './types.js'
+import type {CheckJob, CheckJobResult, CheckWorkerInit} from './workers/check-worker.js'
+import {startWorker} from './workers/start.js'
+
+export interface PruneOptions {
+  /** "P%" of the used size, a size ("50M", bytes when bare) or "unlimited" (default "5%"). */
+  maxUnused?: string
+  /** Repack at most this many bytes of packs (default unlimited). */
+  maxRepackBytes?: number
+  /** Repack only tree packs (restic's "cacheable" packs). */
+  repackCacheableOnly?: boolean
+  /** Plan only: nothing is written or deleted. */
+  dryRun?: boolean
+  /** Wait this long for conflicting locks to go away (default 0: fail at once). */
+  retryLockMs?: number
+  /** The caller already holds an exclusive lock (forget --prune). */
+  lockHeld?: boolean
+  /** Worker threads verifying packs to repack (default: all cores). */
+  workers?: number
+  /** Temporary files (`*-tmp-*`) older than this are removed (default 1 h). */
+  tmpMaxAgeMs?: number
+  onEvent?: ProgressListener
+}
+
+export interface PruneResult {
+  dryRun: boolean
+  snapshots: number
+  blobs: {used: number; unused: number; duplicate: number; total: number; repack: number; remove: number; remaining: number}
+  size: {used: number; unused: number; duplicate: number; total: number; repack: number; remove: number; unreferenced: number}
+  packs: {
+    total: number
+    fullyUsed: number
+    partlyUsed: number
+    unused: number
+    keep: number
+    repack: number
+    delete: number
+    unreferenced: number
+    /** Indexed packs whose file is missing (dropped from the index; their blobs were not needed). */
+    missing: number
+    /** Packs written by the repack. */
+    written: number
+  }
+  /** Pack file bytes before and after (after: estimated on a dry run). */
+  sizeBefore: number
+  sizeAfter: number
+  /** Bytes freed. */
+  freed: number
+  /** Unused bytes left in kept packs, and as a percentage of the remaining size. */
+  unusedAfter: number
+  unusedAfterPercent: number
+  indexFiles: {old: number; written: number}
+  tmpFilesRemoved: number
+  durationMs: number
+}
+
+const TREE_CONCURRENCY = 16
+const TMP_RE = /^[0-9a-f]{64}-tmp-/
+const HEADER_ENTRY_PLAIN = 1 + 4 + 32
+const HEADER_ENTRY_COMPRESSED = 1 + 4 + 4 + 32
+
+// ------------------------------------------------------------------------------------------ parsing
+
+const SIZE_UNITS: Record<string, number> = {'': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4}
+
+/** restic's sizes: a number with an optional unit k, M, G, T (powers of 1024; "KiB", "MB" also accepted). */
+export function parseSize(s: string, flag = 'size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$/i.exec(s)
+  if (!m) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}`, {hint: 'use a size such as 500M, 2G or 1048576 (units k, M, G, T; powers of 1024)'})
+  return Math.floor(Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()])
+}
+
+/** --max-unused: a function from the used size to the unused bytes allowed to remain. */
+export function parseMaxUnused(s: string): (used: number) => number {
+  const t = s.trim()
+  if (t === 'unlimited') return () => Number.POSITIVE_INFINITY
+  if (t.endsWith('%')) {
+    const p = Number(t.slice(0, -1))
+    if (t.length === 1 || !Number.isFinite(p) || p < 0 || p > 100) {
+      throw new UsageError(`invalid --max-unused ${JSON.stringify(s)}: the percentage must be between 0 and 100`, {hint: 'e.g. --max-unused 5%'})
+    }
+    if (p === 100) return () => Number.POSITIVE_INFINITY
+    // restic: unused / (used + unused) ≤ p %  ⇔  unused ≤ p / (100 − p) · used
+    return (used) => (p / (100 - p)) * used
+  }
+  const n = parseSize(t, '--max-unused')
+  return () => n
+}
+
+/** Go-style durations for --retry-lock: "30s", "5m", "1h30m", "500ms". */
+export function parseLockDuration(s: string): number {
+  const t = s.trim()
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/y
+  let ms = 0
+  let pos = 0
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    ms += Number(m[1]) * {ms: 1, s: 1000, m: 60_000, h: 3_600_000}[m[2] as 'ms' | 's' | 'm' | 'h']
+    pos = re.lastIndex
+  }
+  if (t === '' || pos !== t.length) throw new UsageError(`invalid duration ${JSON.stringify(s)}`, {hint: 'use a duration such as 30s, 5m or 1h30m'})
+  return ms
+}
+
+// ------------------------------------------------------------------------------------------ helpers
+
+const key = (type: BlobType, id: string): string => (type === 'data' ? 'd' : 't') + id
+const entrySize = (b: PackedBlob): number => b.length + (b.uncompressedLength === undefined ? HEADER_ENTRY_PLAIN : HEADER_ENTRY_COMPRESSED)
+
+async function eachLimit<T>(items: Iterable<T>, n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  const it = items[Symbol.iterator]()
+  const worker = async () => {
+    for (let r = it.next(); !r.done; r = it.next()) await fn(r.value)
+  }
+  await Promise.all(Array.from({length: n}, worker))
+}
+
+interface PackPlan {
+  entry: IndexPackEntry
+  size: number
+  owned: boolean[]
+  ownedCount: number
+  usedSize: number
+  unusedSize: number
+  types: Set<BlobType>
+  action: 'keep' | 'repack' | 'delete'
+}
+
+export class PruneError extends LifeboatError {
+  constructor(message: string, hint = 'run `lifeboat backup check` to see what is wrong; nothing was deleted') {
+    super(message, {code: 'PRUNE_FAILED', hint})
+  }
+}
+
+// ------------------------------------------------------------------------------------------ prune
+
+export async function pruneRepository(repo: Repository, o: PruneOptions = {}): Promise<PruneResult> {
+  const started = Date.now()
+  const emit: ProgressListener = o.onEvent ?? (() => {})
+  const maxUnused = parseMaxUnused(o.maxUnused ?? '5%')
+  const maxRepack = o.maxRepackBytes ?? Number.POSITIVE_INFINITY
+  const dryRun = Boolean(o.dryRun)
+  let lock: RepositoryLock | undefined
+  if (!o.lockHeld) lock = await lockRepository(repo, {exclusive: !dryRun, retryMs: o.retryLockMs})
+  try {
+    return await prune(repo, o, emit, maxUnused, maxRepack, dryRun, started)
+  } finally {
+    await lock?.release()
+  }
+}
+
+async function prune(
+  repo: Repository,
+  o: PruneOptions,
+  emit: ProgressListener,
+  maxUnused: (used: number) => number,
+  maxRepack: number,
+  dryRun: boolean,
+  started: number,
+): Promise<PruneResult> {
+  const backend = repo.backend
+  // ---- load
+  emit({kind: 'start', phase: 'load-index'})
+  const [packList, indexList, snapshotList] = await Promise.all([backend.list('pack'), backend.list('index'), backend.list('snapshot')])
+  await repo.loadIndex(8)
+  const oldIndexFiles = indexList.map((f) => f.name).filter((n) => repo.index.loadedFiles.has(n))
+  const packFiles = new Map(packList.map((f) => [f.name, f.size]))
+  emit({kind: 'done', phase: 'load-index'})
+
+  // ---- used blobs
+  emit({kind: 'start', phase: 'find-used-blobs', totalFiles: snapshotList.length})
+  const roots: string[] = []
+  await eachLimit(snapshotList, 8, async (f) => {
+    let sn
+    try {
+      sn = await repo.loadSnapshot(f.name)
+    } catch (error) {
+      throw new PruneError(`snapshot ${f.name} cannot be read: ${errorMessage(error)}`, 'remove the damaged snapshot (lifeboat backup forget) or repair it, then prune again; nothing was deleted')
+    }
+    if (typeof sn?.tree !== 'string') throw new PruneError(`snapshot ${f.name} has no tree`)
+    roots.push(sn.tree)
+  })
+  const used = await findUsedBlobs(repo, roots, emit)
+  emit({kind: 'done', phase: 'find-used-blobs'})
+
+  // ---- classify
+  emit({kind: 'start', phase: 'plan'})
+  const plans: PackPlan[] = []
+  const missingPacks: string[] = []
+  let blobsTotal = 0
+  for (const entry of repo.index.packs()) {
+    const size = packFiles.get(entry.id)
+    if (size === undefined) {
+      missingPacks.push(entry.id)
+      continue
+    }
+    const want = expectedPackSize(entry.blobs)
+    if (want !== size) {
+      throw new PruneError(`pack ${entry.id}: file size ${size} does not match the index (expected ${want} bytes)`, 'run `lifeboat backup check`; a damaged index needs rebuilding before a prune; nothing was deleted')
+    }
+    blobsTotal += entry.blobs.length
+    const allUsed = entry.blobs.every((b) => used.has(key(b.type, b.id)))
+    plans.push({entry, size, owned: [], ownedCount: allUsed ? -1 : 0, usedSize: 0, unusedSize: 0, types: new Set(entry.blobs.map((b) => b.type)), action: 'keep'})
+  }
+  // Owners: fully used packs first, so a duplicate blob stays where keeping it is free.
+  const order = [...plans].sort((a, b) => (a.ownedCount === -1 ? 0 : 1) - (b.ownedCount === -1 ? 0 : 1))
+  const owned = new Set<string>()
+  let usedBlobs = 0
+  let usedSize = 0
+  let unusedBlobs = 0
+  let unusedSize = 0
+  let dupBlobs = 0
+  let dupSize = 0
+  for (const p of order) {
+    p.ownedCount = 0
+    for (const b of p.entry.blobs) {
+      const k = key(b.type, b.id)
+      const sz = entrySize(b)
+      if (used.has(k) && !owned.has(k)) {
+        owned.add(k)
+        p.owned.push(true)
+        p.ownedCount++
+        p.usedSize += sz
+        usedBlobs++
+        usedSize += sz
+      } else {
+        p.owned.push(false)
+        p.unusedSize += sz
+        if (used.has(k)) {
+          dupBlobs++
+          dupSize += sz
+        } else {
+          unusedBlobs++
+          unusedSize += sz
+        }
+      }
+    }
+  }
+  if (owned.size !== used.size) {
+    const lost = [...used].filter((k) => !owned.has(k))
+    const desc = lost.slice(0, 3).map((k) => `${k[0] === 'd' ? 'data' : 'tree'} ${k.slice(1, 13)}`).join(', ')
+    throw new PruneError(
+      `${lost.length} blob(s) used by snapshots are in no existing pack (${desc}${lost.length > 3 ? ', …' : ''})`,
+      'run `lifeboat backup check`; the snapshots that need them are damaged; nothing was deleted',
+    )
+  }
+
+  const fullyUsed = plans.filter((p) => p.ownedCount === p.entry.blobs.length)
+  const unusedPacks = plans.filter((p) => p.ownedCount === 0)
+  const partly = plans.filter((p) => p.ownedCount > 0 && p.ownedCount < p.entry.blobs.length)
+  for (const p of unusedPacks) p.action = 'delete'
+  let removeSize = 0
+  for (const p of unusedPacks) removeSize += p.unusedSize
+  // restic: most unused per used byte first.
+  partly.sort((a, b) => b.unusedSize * a.usedSize - a.unusedSize * b.usedSize)
+  const allowed = maxUnused(usedSize)
+  let repackSize = 0
+  let repackRemoved = 0
+  const totalUnused = unusedSize + dupSize
+  for (const p of partly) {
+    const isData = p.types.size === 1 && p.types.has('data')
+    if (o.repackCacheableOnly && isData) continue
+    if (repackSize + p.size > maxRepack) continue
+    const reachedLimit = totalUnused - removeSize - repackRemoved <= allowed
+    if (isData && reachedLimit) continue
+    p.action = 'repack'
+    repackSize += p.size
+    repackRemoved += p.unusedSize
+  }
+  const toRepack = plans.filter((p) => p.action === 'repack')
+  const toDelete = plans.filter((p) => p.action === 'delete')
+  const keep = plans.filter((p) => p.action === 'keep')
+  const unreferenced = [...packFiles.keys()].filter((id) => !repo.index.hasPack(id))
+  let unreferencedSize = 0
+  for (const id of unreferenced) unreferencedSize += packFiles.get(id)!
+  let sizeBefore = 0
+  for (const s of packFiles.values()) sizeBefore += s
+  emit({kind: 'done', phase: 'plan'})
+
+  let repackBlobs = 0
+  let repackUsedSize = 0
+  for (const p of toRepack) {
+    repackBlobs += p.ownedCount
+    repackUsedSize += p.usedSize
+  }
+  let removeBlobs = 0
+  for (const p of toDelete) removeBlobs += p.entry.blobs.length
+  for (const p of toRepack) removeBlobs += p.entry.blobs.length - p.ownedCount
+  let unusedAfter = 0
+  for (const p of keep) unusedAfter += p.unusedSize
+
+  const result: PruneResult = {
+    dryRun,
+    snapshots: snapshotList.length,
+    blobs: {used: usedBlobs, unused: unusedBlobs, duplicate: dupBlobs, total: blobsTotal, repack: repackBlobs, remove: removeBlobs, remaining: blobsTotal - removeBlobs},
+    size: {used: usedSize, unused: unusedSize, duplicate: dupSize, total: usedSize + unusedSize + dupSize, repack: repackSize, remove: removeSize + repackRemoved, unreferenced: unreferencedSize},
+    packs: {
+      total: packFiles.size,
+      fullyUsed: fullyUsed.length,
+      partlyUsed: partly.length,
+      unused: unusedPacks.length,
+      keep: keep.length,
+      repack: toRepack.length,
+      delete: toDelete.length,
+      unreferenced: unreferenced.length,
+      missing: missingPacks.length,
+      written: 0,
+    },
+    sizeBefore,
+    sizeAfter: 0,
+    freed: 0,
+    unusedAfter,
+    unusedAfterPercent: 0,
+    indexFiles: {old: oldIndexFiles.length, written: 0},
+    tmpFilesRemoved: 0,
+    durationMs: 0,
+  }
+  let removedPackBytes = unreferencedSize
+  for (const p of toDelete) removedPackBytes += p.size
+  for (const p of toRepack) removedPackBytes += p.size
+  // Estimated size of the repacked data: the used blobs plus one header per ~pack size.
+  let written = repackUsedSize + Math.ceil(repackUsedSize / repo.packSize) * (CRYPTO_OVERHEAD + 4) * (toRepack.length > 0 ? 1 : 0)
+
+  const finish = (): PruneResult => {
+    result.sizeAfter = sizeBefore - removedPackBytes + written
+    result.freed = sizeBefore - result.sizeAfter
+    result.unusedAfterPercent = result.sizeAfter > 0 ? (100 * unusedAfter) / result.sizeAfter : 0
+    result.durationMs = Date.now() - started
+    return result
+  }
+  const tmpMaxAge = o.tmpMaxAgeMs ?? 60 * 60 * 1000
+  if (dryRun) {
+    result.tmpFilesRemoved = (await staleTempFiles(repo, tmpMaxAge)).length
+    return finish()
+  }
+
+  // ---- repack
+  const newPacks: IndexPackEntry[] = []
+  if (toRepack.length > 0) {
+    written = 0
+    const packs = await repack(repo, toRepack, o, emit)
+    for (const fp of packs) {
+      newPacks.push({id: fp.id, blobs: fp.blobs})
+      written += fp.size
+    }
+    result.packs.written = packs.length
+  }
+
+  // ---- new index, then old index removed
+  const indexChanged = toRepack.length > 0 || toDelete.length > 0 || missingPacks.length > 0
+  if (indexChanged) {
+    emit({kind: 'start', phase: 'write-index'})
+    const keptEntries = function* (): Generator<IndexPackEntry> {
+      for (const p of keep) yield p.entry
+      yield* newPacks
+    }
+    const files: IndexJSON[] = splitIndex(keptEntries())
+    if (files.length === 0) files.push({packs: []})
+    files[0].supersedes = oldIndexFiles
+    const newIds = new Set<string>()
+    for (const j of files) newIds.add(await repo.saveUnpacked('index', j))
+    result.indexFiles.written = files.length
+    emit({kind: 'done', phase: 'write-index'})
+    emit({kind: 'start', phase: 'remove-old-index', totalFiles: oldIndexFiles.length})
+    await eachLimit(
+      oldIndexFiles.filter((id) => !newIds.has(id)),
+      8,
+      (id) => backend.remove({type: 'index', name: id}).catch(() => {}),
+    )
+    emit({kind: 'done', phase: 'remove-old-index'})
+  }
+
+  // ---- packs no index names any more
+  const obsolete = [...toDelete.map((p) => p.entry.id), ...toRepack.map((p) => p.entry.id), ...unreferenced]
+  emit({kind: 'start', phase: 'remove-packs', totalFiles: obsolete.length})
+  let removed = 0
+  await eachLimit(obsolete, 8, async (id) => {
+    await backend.remove({type: 'pack', name: id}).catch(() => {})
+    removed++
+    if (removed % 64 === 0) emit({kind: 'progress', phase: 'remove-packs', files: removed, bytes: 0, totalFiles: obsolete.length})
+  })
+  emit({kind: 'done', phase: 'remove-packs'})
+
+  // ---- stale temporary files (left by killed processes)
+  const stale = await staleTempFiles(repo, tmpMaxAge)
+  for (const f of stale) await fs.unlink(f).catch(() => {})
+  result.tmpFilesRemoved = stale.length
+  return finish()
+}
+
+/** Temporary files of the local backend older than maxAge (other backends have none to clean). */
+async function staleTempFiles(repo: Repository, maxAgeMs: number): Promise<string[]> {
+  const backend = repo.backend
+  if (!(backend instanceof LocalBackend)) return []
+  const root = backend.location
+  const dirs = ['index', 'snapshots', 'locks', 'keys']
+  for (let i = 0; i < 256; i++) dirs.push(path.join('data', i.toString(16).padStart(2, '0')))
+  const out: string[] = []
+  const limit = Date.now() - maxAgeMs
+  await eachLimit(dirs, 16, async (d) => {
+    let names: string[]
+    try {
+      names = await fs.readdir(path.join(root, d))
+    } catch {
+      return
+    }
+    for (const n of names) {
+      if (!TMP_RE.test(n)) continue
+      const f = path.join(root, d, n)
+      try {
+        if ((await fs.stat(f)).mtimeMs < limit) out.push(f)
+      } catch {
+        // gone meanwhile
+      }
+    }
+  })
+  return out
+}
+
+// ------------------------------------------------------------------------------------------ used blobs
+
+/** Every blob reachable from the given trees: keys "t"+id and "d"+id. */
+async function findUsedBlobs(repo: Repository, roots: string[], emit: ProgressListener): Promise<Set<string>> {
+  const used = new Set<string>()
+  const queue: string[] = []
+  const push = (id: string): void => {
+    const k = 't' + id
+    if (used.has(k)) return
+    used.add(k)
+    queue.push(id)
+  }
+  for (const r of roots) push(r)
+  let active = 0
+  let done = 0
+  let failure: unknown
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      while (!failure && active < TREE_CONCURRENCY && queue.length > 0) {
+        const id = queue.pop()!
+        active++
+        loadTreeNodes(repo, id)
+          .then((nodes) => {
+            for (const n of nodes) {
+              if (n.type === 'file') {
+                if (Array.isArray(n.content)) for (const b of n.content) used.add('d' + b)
+              } else if (n.type === 'dir' && n.subtree) {
+                push(n.subtree)
+              }
+            }
+          })
+          .catch((error: unknown) => {
+            failure ??= error
+          })
+          .finally(() => {
+            active--
+            done++
+            if (done % 256 === 0) emit({kind: 'progress', phase: 'find-used-blobs', files: done, bytes: 0})
+            pump()
+          })
+      }
+      if (active === 0 && (queue.length === 0 || failure)) resolve()
+    }
+    pump()
+  })
+  if (failure) throw failure
+  return used
+}
+
+async function loadTreeNodes(repo: Repository, id: string): Promise<ReturnType<typeof parseTreeForCheck>> {
+  if (!repo.index.has('tree', id)) {
+    throw new PruneError(`tree ${id} is used by a snapshot but in no index`, 'run `lifeboat backup check`; nothing was deleted')
+  }
+  try {
+    return parseTreeForCheck(await repo.loadBlob('tree', id))
+  } catch (error) {
+    throw new PruneError(`tree ${id} cannot be read: ${errorMessage(error)}`, 'run `lifeboat backup check`; nothing was deleted')
+  }
+}
+
+// ------------------------------------------------------------------------------------------ repack
+
+const WORKER_LIMITS = {maxYoungGenerationSizeMb: 8}
+
+/**
+ * Copies the owned blobs of the packs to repack into new packs. Each pack is first verified in a check
+ * worker (its owned blobs decrypted, decompressed, hashed); the main thread then copies the encrypted blobs.
+ */
+async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit: ProgressListener): Promise<FinishedPack[]> {
+  const backend = repo.backend
+  const local = backend instanceof LocalBackend ? backend : undefined
+  let totalBytes = 0
+  for (const p of plans) totalBytes += p.size
+  emit({kind: 'start', phase: 'repack', totalFiles: plans.length, totalBytes})
+  const writers: Record<BlobType, PackWriter | undefined> = {data: undefined, tree: undefined}
+  const out: FinishedPack[] = []
+  const seen = new Set<string>()
+  const save = async (w: PackWriter): Promise<void> => {
+    const fp = w.finish()
+    await backend.save({type: 'pack', name: fp.id}, fp.parts.length === 1 ? fp.parts[0] : Buffer.concat(fp.parts, fp.size))
+    out.push({...fp, parts: []})
+  }
+  let packsDone = 0
+  let bytesDone = 0
+
+  const copyBlobs = async (p: PackPlan, data: Buffer): Promise<void> => {
+    const blobs = p.entry.blobs
+    for (let i = 0; i < blobs.length; i++) {
+      if (!p.owned[i]) continue
+      const b = blobs[i]
+      const k = key(b.type, b.id)
+      if (seen.has(k)) continue
+      seen.add(k)
+      if (b.offset + b.length > data.length) throw new PruneError(`pack ${p.entry.id} is shorter than the index says; nothing was deleted`)
+      const enc = Buffer.from(data.subarray(b.offset, b.offset + b.length))
+      let w = writers[b.type]
+      if (!w) w = writers[b.type] = new PackWriter(repo.key)
+      w.add(b.type, b.id, enc, b.uncompressedLength)
+      if (w.size + CRYPTO_OVERHEAD >= repo.packSize) {
+        writers[b.type] = undefined
+        await save(w)
+      }
+    }
+    packsDone++
+    bytesDone += p.size
+    emit({kind: 'progress', phase: 'repack', files: packsDone, bytes: bytesDone, totalFiles: plans.length, totalBytes})
+  }
+
+  const ownedBlobs = (p: PackPlan): PackedBlob[] => p.entry.blobs.filter((_, i) => p.owned[i])
+  const checkResult = (p: PackPlan, m: CheckJobResult): void => {
+    if (m.unreadable) throw new PruneError(`pack ${p.entry.id} to repack cannot be read: ${m.errors.join('; ')}`)
+    const bad = new Set(m.badBlobs)
+    const badOwned = ownedBlobs(p).filter((b) => bad.has(b.id))
+    if (badOwned.length > 0) {
+      const detail = m.errors.filter((e) => badOwned.some((b) => e.includes(b.id))).slice(0, 3).join('; ')
+      throw new PruneError(`pack ${p.entry.id} holds damaged blobs that snapshots need: ${detail}`, 'run `lifeboat backup check --read-data`; nothing was deleted')
+    }
+  }
+
+  if (!local) {
+    // Remote backends: verify in this thread (no shared file to hand to a worker).
+    for (const p of plans) {
+      const data = await backend.load({type: 'pack', name: p.entry.id})
+      for (const b of ownedBlobs(p)) {
+        try {
+          decodeBlob(repo.key, data.subarray(b.offset, b.offset + b.length), b.id, b.uncompressedLength)
+        } catch (error) {
+          throw new PruneError(`pack ${p.entry.id}: ${b.type} blob ${b.id} is damaged: ${errorMessage(error)}`, 'run `lifeboat backup check --read-data`; nothing was deleted')
+        }
+      }
+      await copyBlobs(p, data)
+    }
+  } else {
+    const n = Math.max(1, Math.min(o.workers ?? os.availableParallelism(), plans.length))
+    const init: CheckWorkerInit = {key: {encrypt: repo.key.encrypt, macK: repo.key.macK, macR: repo.key.macR}}
+    const workers: Worker[] = Array.from({length: n}, () => startWorker('check-worker', init, {resourceLimits: WORKER_LIMITS}))
+    try {
+      // Verified packs are copied in order; verification runs ahead on all workers (2 jobs each).
+      const results = new Map<number, CheckJobResult>()
+      let copyNext = 0
+      let copying = false
+      let nextJob = 0
+      let failure: unknown
+      await new Promise<void>((resolve, reject) => {
+        const fail = (e: unknown): void => {
+          if (failure) return
+          failure = e
+          reject(e)
+        }
+        const drain = async (): Promise<void> => {
+          if (copying) return
+          copying = true
+          try {
+            while (!failure && results.has(copyNext)) {
+              const p = plans[copyNext]
+              const m = results.get(copyNext)!
+              results.delete(copyNext)
+              checkResult(p, m)
+              const data = await fs.readFile(local.filename({type: 'pack', name: p.entry.id}))
+              await copyBlobs(p, data)
+              copyNext++
+              for (const w of workers) feedIfRoom(w)
+            }
+            if (copyNext === plans.length) resolve()
+          } finally {
+            copying = false
+          }
+        }
+        const inFlight = new Map<Worker, number>()
+        const feedIfRoom = (w: Worker): void => {
+          // Keep verification at most a few packs ahead of copying: bounded memory for results.
+          while (!failure && (inFlight.get(w) ?? 0) < 2 && nextJob < plans.length && nextJob - copyNext < 4 * n) {
+            const i = nextJob++
+            const p = plans[i]
+            const job: CheckJob = {t: 'pack', seq: i, id: p.entry.id, blobs: ownedBlobs(p), path: local.filename({type: 'pack', name: p.entry.id})}
+            inFlight.set(w, (inFlight.get(w) ?? 0) + 1)
+            w.postMessage(job)
+          }
+        }
+        for (const w of workers) {
+          w.on('message', (m: CheckJobResult) => {
+            inFlight.set(w, (inFlight.get(w) ?? 1) - 1)
+            results.set(m.seq, m)
+            feedIfRoom(w)
+            drain().catch(fail)
+          })
+          w.on('error', (e) => fail(new LifeboatError(`repack worker crashed: ${e.message}`, {cause: e})))
+          feedIfRoom(w)
+        }
+      })
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()))
+    }
+  }
+  for (const t of ['tree', 'data'] as const) {
+    const w = writers[t]
+    if (w && w.count > 0) await save(w)
+  }
+  emit({kind: 'done', phase: 'repack'})
+  return out
+}
