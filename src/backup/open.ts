@@ -74,22 +74,82 @@ export interface PasswordSources {
   confirm?: boolean
 }
 
-/** Finds the repository password; throws a usage error naming the ways to supply one. */
-export async function resolvePassword(s: PasswordSources): Promise<string> {
+/** The environment variables one password is read from (the repository's own, or the source's of a copy). */
+interface PasswordEnvNames {
+  password: string
+  passwordFile: string
+  resticPassword: string
+  resticPasswordFile: string
+}
+
+const MAIN_PASSWORD_ENV: PasswordEnvNames = {
+  password: 'LIFEBOAT_PASSWORD',
+  passwordFile: 'LIFEBOAT_PASSWORD_FILE',
+  resticPassword: 'RESTIC_PASSWORD',
+  resticPasswordFile: 'RESTIC_PASSWORD_FILE',
+}
+
+const FROM_PASSWORD_ENV: PasswordEnvNames = {
+  password: 'LIFEBOAT_FROM_PASSWORD',
+  passwordFile: 'LIFEBOAT_FROM_PASSWORD_FILE',
+  resticPassword: 'RESTIC_FROM_PASSWORD',
+  resticPasswordFile: 'RESTIC_FROM_PASSWORD_FILE',
+}
+
+/** The password from the first source that has one, in the documented order; undefined when none has. */
+async function findPassword(s: PasswordSources, names: PasswordEnvNames): Promise<string | undefined> {
   const env = s.env ?? process.env
-  if (env.LIFEBOAT_PASSWORD) return env.LIFEBOAT_PASSWORD
-  const file = s.passwordFile ?? env.LIFEBOAT_PASSWORD_FILE
+  if (env[names.password]) return env[names.password]
+  const file = s.passwordFile ?? env[names.passwordFile]
   if (file) return readPasswordFile(file)
   if (s.passwordCommand) return runPasswordCommand(s.passwordCommand)
-  if (env.RESTIC_PASSWORD) return env.RESTIC_PASSWORD
-  if (env.RESTIC_PASSWORD_FILE) return readPasswordFile(env.RESTIC_PASSWORD_FILE)
+  if (env[names.resticPassword]) return env[names.resticPassword]
+  const resticFile = env[names.resticPasswordFile]
+  if (resticFile) return readPasswordFile(resticFile)
   if (s.entry?.passwordFile) return readPasswordFile(expandHome(s.entry.passwordFile))
   if (s.entry?.passwordCommand) return runPasswordCommand(s.entry.passwordCommand)
   if (s.entry?.password) return s.entry.password
   if (s.prompt) return s.prompt({confirm: Boolean(s.confirm)})
+  return undefined
+}
+
+/** Finds the repository password; throws a usage error naming the ways to supply one. */
+export async function resolvePassword(s: PasswordSources): Promise<string> {
+  const pw = await findPassword(s, MAIN_PASSWORD_ENV)
+  if (pw !== undefined) return pw
   throw new UsageError('the repository password is needed: set LIFEBOAT_PASSWORD, or pass --password-file FILE or --password-command CMD', {
     code: 'MISSING_PASSWORD',
     hint: 'LIFEBOAT_PASSWORD_FILE, RESTIC_PASSWORD and RESTIC_PASSWORD_FILE work too; on a terminal Lifeboat asks',
+  })
+}
+
+/**
+ * Where the source repository of `copy` / `init --copy-chunker-params` is: --from-repo (a folder or a config
+ * repository name) > LIFEBOAT_FROM_REPOSITORY > RESTIC_FROM_REPOSITORY. There is no default.
+ */
+export function resolveFromLocation(flag: string | undefined, config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env): RepositoryLocation {
+  const loc = flag || env.LIFEBOAT_FROM_REPOSITORY || env.RESTIC_FROM_REPOSITORY
+  if (!loc) {
+    throw new UsageError('the source repository is needed: pass --from-repo REPO', {
+      code: 'MISSING_FROM_REPOSITORY',
+      hint: 'LIFEBOAT_FROM_REPOSITORY and RESTIC_FROM_REPOSITORY work too; the destination is --repo',
+    })
+  }
+  return resolveLocation(loc, config, {})
+}
+
+/**
+ * The source repository's password (copy, init --copy-chunker-params), the same pattern as resolvePassword
+ * with "from" names: LIFEBOAT_FROM_PASSWORD > --from-password-file / LIFEBOAT_FROM_PASSWORD_FILE >
+ * --from-password-command > RESTIC_FROM_PASSWORD > RESTIC_FROM_PASSWORD_FILE > the config entry when
+ * --from-repo names one > a prompt on a terminal.
+ */
+export async function resolveFromPassword(s: Omit<PasswordSources, 'confirm'>): Promise<string> {
+  const pw = await findPassword(s, FROM_PASSWORD_ENV)
+  if (pw !== undefined) return pw
+  throw new UsageError('the source repository password is needed: set LIFEBOAT_FROM_PASSWORD, or pass --from-password-file FILE or --from-password-command CMD', {
+    code: 'MISSING_FROM_PASSWORD',
+    hint: 'LIFEBOAT_FROM_PASSWORD_FILE, RESTIC_FROM_PASSWORD and RESTIC_FROM_PASSWORD_FILE work too; on a terminal Lifeboat asks',
   })
 }
 
