@@ -8,8 +8,9 @@
  * 4. Classify the indexed packs: no owned blob → delete; every blob owned → keep; partly used → repack while
  *    the unused space left would exceed --max-unused (default 5 % of the used size, restic's rule), within
  *    --max-repack-size. Tree packs and mixed packs are always repacked when partly used (they are small).
- * 5. Repack: each pack is verified in a worker thread (every owned blob decrypted, decompressed and hashed);
- *    then its owned blobs are copied, still encrypted, into new packs (data and tree blobs apart).
+ * 5. Repack, in worker threads (workers/prune-worker.ts): each pack is read once, every blob to keep is
+ *    verified (decrypted, decompressed, hashed) and copied, still encrypted, into new packs (data and tree
+ *    blobs apart) that the worker streams into the repository; the main thread only hands out packs.
  * 6. Write the new index (kept + new packs; the first file lists the old ones in `supersedes`), delete the
  *    old index files, then the obsolete packs, then packs no index names and stale temporary files.
  *
@@ -31,7 +32,7 @@ import {lockRepository, type RepositoryLock} from './lock.js'
 import {decodeBlob, PackWriter, type FinishedPack} from './pack.js'
 import type {Repository} from './repository.js'
 import type {BlobType, IndexPackEntry, PackedBlob, ProgressListener} from './types.js'
-import type {CheckJob, CheckJobResult, CheckWorkerInit} from './workers/check-worker.js'
+import type {PruneJob, PruneJobResult, PruneWorkerInit} from './workers/prune-worker.js'
 import {startWorker} from './workers/start.js'
 
 export interface PruneOptions {
@@ -557,15 +558,6 @@ async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit
   }
 
   const ownedBlobs = (p: PackPlan): PackedBlob[] => p.entry.blobs.filter((_, i) => p.owned[i])
-  const checkResult = (p: PackPlan, m: CheckJobResult): void => {
-    if (m.unreadable) throw new PruneError(`pack ${p.entry.id} to repack cannot be read: ${m.errors.join('; ')}`)
-    const bad = new Set(m.badBlobs)
-    const badOwned = ownedBlobs(p).filter((b) => bad.has(b.id))
-    if (badOwned.length > 0) {
-      const detail = m.errors.filter((e) => badOwned.some((b) => e.includes(b.id))).slice(0, 3).join('; ')
-      throw new PruneError(`pack ${p.entry.id} holds damaged blobs that snapshots need: ${detail}`, 'run `lifeboat backup check --read-data`; nothing was deleted')
-    }
-  }
 
   if (!local) {
     // Remote backends: verify in this thread (no shared file to hand to a worker).
@@ -581,61 +573,59 @@ async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit
       await copyBlobs(p, data)
     }
   } else {
+    // Local: the workers verify, copy and write the new packs themselves; this thread only hands out packs.
     const n = Math.max(1, Math.min(o.workers ?? os.availableParallelism(), plans.length))
-    const init: CheckWorkerInit = {key: {encrypt: repo.key.encrypt, macK: repo.key.macK, macR: repo.key.macR}}
-    const workers: Worker[] = Array.from({length: n}, () => startWorker('check-worker', init, {resourceLimits: WORKER_LIMITS}))
+    const init: PruneWorkerInit = {key: {encrypt: repo.key.encrypt, macK: repo.key.macK, macR: repo.key.macR}, repoRoot: local.location, packSize: repo.packSize, fsync: true}
+    const workers: Worker[] = Array.from({length: n}, () => startWorker('prune-worker', init, {resourceLimits: WORKER_LIMITS}))
+    // Trees first, then data: a worker's new packs fill with one type at a time.
+    const ordered = [...plans].sort((a, b) => (a.types.has('tree') ? 0 : 1) - (b.types.has('tree') ? 0 : 1))
     try {
-      // Verified packs are copied in order; verification runs ahead on all workers (2 jobs each).
-      const results = new Map<number, CheckJobResult>()
-      let copyNext = 0
-      let copying = false
-      let nextJob = 0
-      let failure: unknown
       await new Promise<void>((resolve, reject) => {
-        const fail = (e: unknown): void => {
-          if (failure) return
-          failure = e
-          reject(e)
-        }
-        const drain = async (): Promise<void> => {
-          if (copying) return
-          copying = true
-          try {
-            while (!failure && results.has(copyNext)) {
-              const p = plans[copyNext]
-              const m = results.get(copyNext)!
-              results.delete(copyNext)
-              checkResult(p, m)
-              const data = await fs.readFile(local.filename({type: 'pack', name: p.entry.id}))
-              await copyBlobs(p, data)
-              copyNext++
-              for (const w of workers) feedIfRoom(w)
-            }
-            if (copyNext === plans.length) resolve()
-          } finally {
-            copying = false
-          }
-        }
-        const inFlight = new Map<Worker, number>()
-        const feedIfRoom = (w: Worker): void => {
-          // Keep verification at most a few packs ahead of copying: bounded memory for results.
-          while (!failure && (inFlight.get(w) ?? 0) < 2 && nextJob < plans.length && nextJob - copyNext < 4 * n) {
-            const i = nextJob++
-            const p = plans[i]
-            const job: CheckJob = {t: 'pack', seq: i, id: p.entry.id, blobs: ownedBlobs(p), path: local.filename({type: 'pack', name: p.entry.id})}
-            inFlight.set(w, (inFlight.get(w) ?? 0) + 1)
+        let next = 0
+        let seq = 0
+        let failed = false
+        const pending = new Map<Worker, number>()
+        const feed = (w: Worker): void => {
+          while (!failed && next < ordered.length && (pending.get(w) ?? 0) < 2) {
+            const p = ordered[next++]
+            pending.set(w, (pending.get(w) ?? 0) + 1)
+            const job: PruneJob = {t: 'pack', seq: seq++, id: p.entry.id, path: local.filename({type: 'pack', name: p.entry.id}), blobs: ownedBlobs(p)}
             w.postMessage(job)
+            sizes.set(job.seq, p.size)
+          }
+          if (!failed && next >= ordered.length && (pending.get(w) ?? 0) === 0 && !finished.has(w)) {
+            finished.add(w)
+            pending.set(w, 1)
+            w.postMessage({t: 'finish', seq: -1} satisfies PruneJob)
           }
         }
+        const sizes = new Map<number, number>()
+        const finished = new Set<Worker>()
+        let closed = 0
         for (const w of workers) {
-          w.on('message', (m: CheckJobResult) => {
-            inFlight.set(w, (inFlight.get(w) ?? 1) - 1)
-            results.set(m.seq, m)
-            feedIfRoom(w)
-            drain().catch(fail)
+          w.on('message', (m: PruneJobResult) => {
+            if (failed) return
+            pending.set(w, (pending.get(w) ?? 1) - 1)
+            out.push(...m.packs.map((sp) => ({id: sp.id, size: sp.size, blobs: sp.blobs, parts: []})))
+            if (m.error) {
+              failed = true
+              reject(new PruneError(m.error, 'run `lifeboat backup check --read-data`; nothing was deleted'))
+              return
+            }
+            if (m.seq === -1) {
+              if (++closed === workers.length) resolve()
+              return
+            }
+            packsDone++
+            bytesDone += sizes.get(m.seq) ?? 0
+            emit({kind: 'progress', phase: 'repack', files: packsDone, bytes: bytesDone, totalFiles: plans.length, totalBytes})
+            feed(w)
           })
-          w.on('error', (e) => fail(new LifeboatError(`repack worker crashed: ${e.message}`, {cause: e})))
-          feedIfRoom(w)
+          w.on('error', (e) => {
+            failed = true
+            reject(new LifeboatError(`repack worker crashed: ${e.message}`, {cause: e}))
+          })
+          feed(w)
         }
       })
     } finally {
