@@ -10,43 +10,20 @@
  * lifeboat / restic (lower is better), as a table and as JSON (bench/out/prune.json).
  * Needs: restic, GNU time (/usr/bin/time), a built Lifeboat (npm run build).
  */
-import {execFileSync, spawnSync} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {option, timed} from './lib.js'
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(name)
-  return i === -1 ? def : args[i + 1]
-}
+const opt = (name: string, def: string) => option(args, name, def)
 const data = opt('--data', path.join(os.tmpdir(), 'lb-bench-data'))
 const work = opt('--work', path.join(os.tmpdir(), 'lb-bench-prune'))
 const password = 'bench-password'
-
-interface Measure {
-  seconds: number
-  rssMiB: number
-}
-
-function dropCaches(): void {
-  try {
-    execFileSync('sync')
-    fs.writeFileSync('/proc/sys/vm/drop_caches', '3\n')
-  } catch {
-    // not root: warm caches for both tools alike
-  }
-}
-
-function timed(cmd: string[], env: NodeJS.ProcessEnv): Measure {
-  dropCaches()
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', ...cmd], {env: {...process.env, ...env}, encoding: 'utf8', maxBuffer: 64 << 20})
-  const m = /TIME ([\d.]+) (\d+)/.exec(r.stderr)
-  if (r.status !== 0 || !m) throw new Error(`${cmd.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`)
-  return {seconds: Number(m[1]), rssMiB: Number(m[2]) / 1024}
-}
 
 if (!fs.existsSync(path.join(data, '.complete'))) {
   execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'make-data.ts'), data], {stdio: 'inherit'})
