@@ -2,7 +2,7 @@
  * Backup engine benchmark: restic 0.14 (the anchor) and Lifeboat on the same data, in the same run, one
  * after the other, page cache dropped before each timed step when possible (root).
  *
- *   npx tsx bench/backup.ts [--data DIR] [--work DIR] [--rounds N]
+ *   npx tsx bench/backup.ts [--data DIR] [--work DIR] [--rounds N] [--warm]
  *
  * Steps: first backup, no-change backup, restore, check --read-data. Prints wall time and peak RSS of each
  * tool and the ratio lifeboat / restic (lower is better), as a table and as JSON (bench/out/backup.json).
@@ -81,7 +81,7 @@ const info = {
   resticRepoBytes: repoSize(resticRepo),
   lifeboatRepoBytes: repoSize(lbRepo),
 }
-console.log(`data: ${info.files}; ${info.cpus} CPUs; ${rounds} round(s); repository size restic ${(info.resticRepoBytes / 2 ** 20).toFixed(0)} MiB, lifeboat ${(info.lifeboatRepoBytes / 2 ** 20).toFixed(0)} MiB`)
+console.log(`data: ${info.files}; ${info.cpus} CPUs; ${rounds} round(s); ${process.argv.includes('--warm') ? 'warm' : 'cold (dropped)'} page cache; repository size restic ${(info.resticRepoBytes / 2 ** 20).toFixed(0)} MiB, lifeboat ${(info.lifeboatRepoBytes / 2 ** 20).toFixed(0)} MiB`)
 console.log('step                 restic s  lifeboat s  ratio   restic RSS  lifeboat RSS  ratio')
 for (const s of summary) {
   console.log(
@@ -89,4 +89,4 @@ for (const s of summary) {
   )
 }
 fs.mkdirSync(path.join(root, 'bench', 'out'), {recursive: true})
-fs.writeFileSync(path.join(root, 'bench', 'out', 'backup.json'), JSON.stringify({info, summary, results}, null, 2))
+fs.writeFileSync(path.join(root, 'bench', 'out', process.argv.includes('--warm') ? 'backup-warm.json' : 'backup.json'), JSON.stringify({info, summary, results}, null, 2))

@@ -48,17 +48,25 @@ function runKilled(argv: string[], delayMs: number): Promise<'killed' | 'finishe
 }
 
 const counts = {backupKills: 0, backupFinished: 0, pruneKills: 0, pruneFinished: 0, checksPassed: 0, checksFailed: 0}
+// Kill moments are drawn over how long an uninterrupted run of the same kind took last time.
+const lastDuration = {backup: 3000, prune: 1500}
+async function trial(kind: 'backup' | 'prune', argv: string[]): Promise<'killed' | 'finished'> {
+  const started = Date.now()
+  const r = await runKilled(argv, Math.floor(Math.random() * lastDuration[kind] * 1.1))
+  if (r === 'finished') lastDuration[kind] = Date.now() - started
+  return r
+}
 for (let t = 0; t < trials; t++) {
   // Change some data each trial.
   fs.writeFileSync(path.join(src, `trial${t % 6}.bin`), crypto.randomBytes(16 << 20))
   const pruneNow = withPrune && t % 3 === 2
   if (pruneNow) {
     execFileSync(cli, ['backup', 'forget', '--keep-last', '2'], {env, stdio: 'ignore'})
-    const r = await runKilled(['backup', 'prune'], 50 + Math.floor(Math.random() * 2500))
+    const r = await trial('prune', ['backup', 'prune'])
     if (r === 'killed') counts.pruneKills++
     else counts.pruneFinished++
   } else {
-    const r = await runKilled(['backup', 'run', src], 100 + Math.floor(Math.random() * 4000))
+    const r = await trial('backup', ['backup', 'run', src])
     if (r === 'killed') counts.backupKills++
     else counts.backupFinished++
   }

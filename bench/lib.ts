@@ -24,7 +24,8 @@ export function dropCaches(): void {
 
 /** Runs a command under GNU time: wall seconds and peak RSS. Throws with the command's stderr on failure. */
 export function timed(cmd: string[], env: NodeJS.ProcessEnv): Measure {
-  dropCaches()
+  // --warm (or BENCH_WARM=1): keep the page cache, to compare CPU work alone.
+  if (!process.argv.includes('--warm') && !process.env.BENCH_WARM) dropCaches()
   const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', ...cmd], {env: {...process.env, ...env}, encoding: 'utf8', maxBuffer: 64 << 20})
   const m = /TIME ([\d.]+) (\d+)/.exec(r.stderr)
   if (r.status !== 0 || !m) throw new Error(`${cmd.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`)
