@@ -318,6 +318,28 @@ export class Archiver {
     return r.id
   }
 
+  /** Set once lstat turns out to wait for the disk: from then on entries are stat'ed in parallel. */
+  private coldScan = false
+
+  /**
+   * lstat of a batch of entries. With the inodes cached, synchronous calls are ~3× cheaper than the thread
+   * pool's round trips; when they average more than 30 µs (the disk is being read), the scan switches to
+   * parallel calls through the thread pool, so cold inodes are read concurrently.
+   */
+  private async lstatBatch(paths: Buffer[]): Promise<Array<BigIntStats | Error>> {
+    if (this.coldScan) return Promise.all(paths.map((p) => lstatRaw(p)))
+    const t0 = process.hrtime.bigint()
+    const out = paths.map((p) => {
+      try {
+        return fs.lstatSync(p, {bigint: true})
+      } catch (error) {
+        return error as Error
+      }
+    })
+    if (paths.length > 0 && Number(process.hrtime.bigint() - t0) / paths.length > 30_000) this.coldScan = true
+    return out
+  }
+
   /**
    * Backs up one directory entry from its lstat result; resolves to its node (undefined when skipped). A file
    * counts as in flight from the moment the scanner sees it.
@@ -458,8 +480,7 @@ export class Archiver {
       if (this.inflightFiles > MAX_INFLIGHT_FILES) await new Promise<void>((r) => this.inflightWaiters.push(r))
       const batch = names.slice(i, i + STAT_BATCH).map((name) => ({name, path: Buffer.concat([base, SEP, name])}))
       const kept = this.excludes.empty ? batch : batch.filter((e) => !this.excludes.matches(e.path.toString('latin1')))
-      // lstat in parallel: on a cold cache the inodes are read from disk concurrently, not one by one.
-      const stats = await Promise.all(kept.map((e) => lstatRaw(e.path)))
+      const stats = await this.lstatBatch(kept.map((e) => e.path))
       for (const [k, e] of kept.entries()) started.push(this.entry(e.path, e.name, parent?.get(e.name.toString('latin1')), stats[k]))
     }
     const nodes = await Promise.all(started)
