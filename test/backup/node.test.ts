@@ -15,17 +15,7 @@ import {decodeTree, encodeTree} from '../../src/backup/tree.js'
 import type {TreeNode} from '../../src/backup/types.js'
 import {latestSnapshotTree, makeResticRepo, resticAvailable, resticNodeAt} from './fixtures/restic-cli.js'
 import {NON_UTF8_NAME, makeVariedTree} from './fixtures/varied-tree.js'
-
-function withTZ<T>(tz: string, fn: () => T): T {
-  const old = process.env.TZ
-  process.env.TZ = tz
-  try {
-    return fn()
-  } finally {
-    if (old === undefined) delete process.env.TZ
-    else process.env.TZ = old
-  }
-}
+import {withTZ} from '../helpers/env.js'
 
 describe('node metadata', () => {
   it('maps st_mode to Go FileMode bits and back', () => {

@@ -2,6 +2,7 @@ import {expect} from 'chai'
 
 import {applyPolicy, groupSnapshots, isEmptyPolicy, isoWeek, parseDuration, parseGroupBy, type ForgetPolicy, type PolicyInput} from '../../src/backup/policy.js'
 import type {Snapshot} from '../../src/backup/types.js'
+import {withTZ} from '../helpers/env.js'
 
 let n = 0
 function snap(time: string, extra: Partial<Snapshot> = {}): PolicyInput {
@@ -17,17 +18,6 @@ function run(list: PolicyInput[], p: ForgetPolicy, now?: Date) {
     removed: out.filter((d) => !d.keep).map((d) => d.snapshot.time),
     reasons: Object.fromEntries(out.map((d) => [d.snapshot.time, d.reasons])),
     order: out.map((d) => d.snapshot.time),
-  }
-}
-
-function withTZ<T>(tz: string, fn: () => T): T {
-  const old = process.env.TZ
-  process.env.TZ = tz
-  try {
-    return fn()
-  } finally {
-    if (old === undefined) delete process.env.TZ
-    else process.env.TZ = old
   }
 }
 

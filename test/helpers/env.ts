@@ -47,3 +47,15 @@ export function isolateEnv(): {dir: string; restore: () => void} {
     },
   }
 }
+
+/** Runs fn with process.env.TZ set (Node re-reads TZ for local-time Date methods), then restores it. */
+export function withTZ<T>(tz: string, fn: () => T): T {
+  const old = process.env.TZ
+  process.env.TZ = tz
+  try {
+    return fn()
+  } finally {
+    if (old === undefined) delete process.env.TZ
+    else process.env.TZ = old
+  }
+}
