@@ -49,6 +49,7 @@ const TOOLS: ToolSpec[] = [
   {tool: 'smartctl', neededFor: ['raid (disk health, optional)'], versionArgs: ['--version'], required: () => false},
   {tool: 'restic', neededFor: ['backup (optional: restic can read Lifeboat repositories)'], versionArgs: ['version'], required: () => false},
   {tool: 'systemctl', neededFor: ['schedule (systemd timers)'], versionArgs: ['--version'], required: () => false},
+  {tool: 'python3', neededFor: ['backup restore (nanosecond file times; else microseconds)'], versionArgs: ['--version'], required: () => false},
 ]
 
 export interface DoctorOptions {

@@ -22,6 +22,7 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   'qemu-system-x86_64': 'qemu-system-x86',
   mknod: 'coreutils',
   mkfifo: 'coreutils',
+  python3: 'python3',
 }
 
 export interface RunOptions {

@@ -18,7 +18,7 @@ describe('doctor', () => {
     const out = JSON.parse(stdout)
     expect(out.ok).to.equal(true)
     const names = out.result.checks.map((c: {name: string}) => c.name)
-    expect(names).to.include.members(['node', 'config', 'mdadm', 'btrfs', 'lsblk', 'blkid', 'smartctl', 'restic', 'aws-credentials'])
+    expect(names).to.include.members(['node', 'config', 'mdadm', 'btrfs', 'lsblk', 'blkid', 'smartctl', 'restic', 'python3', 'aws-credentials'])
     const node = out.result.checks.find((c: {name: string}) => c.name === 'node')
     expect(node.status).to.equal('ok')
   })
