@@ -1,20 +1,10 @@
 import {expect} from 'chai'
-import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
 import {envelope, lifeboat} from '../helpers/cli.js'
-import {removeTree, restic, tempDir, writePasswordFile} from './repo-helpers.js'
-
-function hasRestic(): boolean {
-  try {
-    execFileSync('restic', ['version'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
+import {removeTree, restic, tempDir, writePasswordFile, hasRestic} from './repo-helpers.js'
 
 /** JSON lines of restic's --json output (diff prints one per line). */
 function jsonLines(s: string): any[] {

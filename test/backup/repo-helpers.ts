@@ -1,4 +1,4 @@
-import {execFile} from 'node:child_process'
+import {execFile, execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -39,4 +39,14 @@ export async function writePasswordFile(dir: string, password: string): Promise<
   const f = path.join(dir, `pw-${randomBytes(4).toString('hex')}`)
   await fs.writeFile(f, password + '\n', {mode: 0o600})
   return f
+}
+
+/** Whether the restic binary is on PATH (CI installs it). */
+export function hasRestic(): boolean {
+  try {
+    execFileSync('restic', ['version'], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
 }

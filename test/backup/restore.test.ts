@@ -8,20 +8,11 @@ import path from 'node:path'
 import {LocalBackend} from '../../src/backup/backend/local.js'
 import {Repository} from '../../src/backup/repository.js'
 import {restoreSnapshot, type RestoreResult} from '../../src/backup/restorer.js'
-import {removeTree, restic, tempDir, writePasswordFile} from './repo-helpers.js'
+import {removeTree, restic, tempDir, writePasswordFile, hasRestic} from './repo-helpers.js'
 
 const PW = 'restore-test-password'
 const NON_UTF8 = Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x2e, 0x62, 0x69, 0x6e]) // "bad\xff\xfe.bin"
 const SPARSE_HOLE = 16 << 20
-
-function hasRestic(): boolean {
-  try {
-    execFileSync('restic', ['version'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Builds a folder with the metadata edge cases restic records. Returns whether xattrs are supported. */
 function makeSource(src: string): boolean {
