@@ -16,8 +16,9 @@ import {ExcludeMatcher} from './exclude.js'
 import {lockRepository} from './lock.js'
 import {formatGoTime as formatNs, goFileMode, nodeFromStat} from './node.js'
 import type {Repository} from './repository.js'
+import {makeStagingFolder, PackUploader} from './staging.js'
 import {decodeTree, encodeTree} from './tree.js'
-import type {Snapshot, SnapshotSummary, TreeNode} from './types.js'
+import type {Backend, PackedBlob, Snapshot, SnapshotSummary, TreeNode} from './types.js'
 import {formatGoTime} from './unpacked.js'
 import {BlobPool} from './workers/pool.js'
 import type {FileResult} from './workers/protocol.js'
@@ -42,6 +43,9 @@ export interface BackupOptions {
   onEvent?: ProgressListener
   /** Time of the snapshot (default: now). */
   time?: Date
+  /** Remote repositories: where packs are staged before upload (default the OS temp folder) and how many upload at once. */
+  stagingDir?: string
+  uploadConnections?: number
 }
 
 export interface BackupWarning {
@@ -131,6 +135,7 @@ export class Archiver {
     }
     const host = this.o.host ?? os.hostname()
     const lock = this.o.dryRun ? undefined : await lockRepository(this.repo, {exclusive: false})
+    let uploader: PackUploader | undefined
     try {
       await this.repo.loadIndex()
       if (!this.o.dryRun) {
@@ -142,20 +147,32 @@ export class Archiver {
       this.emit({kind: 'start', phase: 'backup'})
       if (!this.o.dryRun) {
         const backend = this.repo.backend
-        if (!(backend instanceof LocalBackend)) throw new LifeboatError('parallel backup needs a local repository backend')
+        let repoRoot: string
+        let onPack: (id: string, blobs: PackedBlob[], size: number) => Promise<void>
+        if (backend instanceof LocalBackend) {
+          repoRoot = backend.location
+          onPack = (id, blobs) => this.repo.registerPack(id, blobs)
+        } else {
+          if (!backend.saveFile) throw new LifeboatError(`the repository backend of ${backend.location} cannot store files`)
+          const staging = await makeStagingFolder(this.o.stagingDir)
+          uploader = new PackUploader(this.repo, backend as Backend & Required<Pick<Backend, 'saveFile'>>, staging, this.o.uploadConnections ?? 5)
+          repoRoot = staging
+          onPack = (id, blobs, size) => uploader!.enqueue(id, blobs, size)
+        }
         // Started on the first file to read: a backup where nothing changed never pays for the workers.
         this.startPool = () => new BlobPool({
           key: this.repo.key,
           polynomial: this.repo.config.chunkerPolynomial,
           level: this.repo.compressionLevel,
           packSize: this.repo.packSize,
-          repoRoot: backend.location,
+          repoRoot,
           knownDataIds: this.repo.index.blobIds('data'),
           workers: this.o.workers,
+          maxPacksWaiting: uploader ? 2 : undefined,
           onPack: async (id, blobs, size) => {
             this.c.dataAddedPacked += size
             this.c.dataBlobs += blobs.length
-            await this.repo.registerPack(id, blobs)
+            await onPack(id, blobs, size)
           },
         })
       }
@@ -163,13 +180,16 @@ export class Archiver {
       try {
         treeId = await this.saveVirtualRoot(targets, parentRoot)
         if (this.pool) await this.pool.flush()
+        await uploader?.drain()
       } catch (error) {
         // Index what was stored so far (packs are complete before they are registered): the next run reuses it.
         await this.pool?.close()
+        await uploader?.dispose()
         if (!this.o.dryRun) await this.repo.flush().catch(() => {})
         throw error
       } finally {
         await this.pool?.close()
+        await uploader?.dispose()
       }
       const ended = new Date()
       const summary = this.summary(started, ended)

@@ -11,10 +11,16 @@ import {defaultRepositoryPath, expandHome} from '../config/paths.js'
 import {LifeboatError, UsageError} from '../errors.js'
 import {runTool} from '../exec/runner.js'
 import {LocalBackend} from './backend/local.js'
+import {S3Backend, type S3Options} from './backend/s3.js'
 import {NoRepositoryError} from './errors.js'
 import {randomPolynomial} from './polynomial.js'
 import {type InitOptions, Repository, type RepositoryOptions} from './repository.js'
 import type {Backend} from './types.js'
+
+/** How to reach remote storage (S3 settings from flags and config). */
+export interface BackendOptions {
+  s3?: S3Options
+}
 
 export type LocationSource = 'flag' | 'LIFEBOAT_REPOSITORY' | 'RESTIC_REPOSITORY' | 'config' | 'default'
 
@@ -49,13 +55,8 @@ export function resolveLocation(flag: string | undefined, config: LifeboatConfig
 }
 
 /** The storage behind a location string. */
-export function backendFor(location: string): Backend {
-  if (location.startsWith('s3:') || location.startsWith('s3://')) {
-    throw new UsageError(`S3 repositories are not supported by this version yet: ${location}`, {
-      code: 'UNSUPPORTED_LOCATION',
-      hint: 'use a local folder for now (the S3 backend is tracked separately)',
-    })
-  }
+export function backendFor(location: string, opts: BackendOptions = {}): Backend {
+  if (location.startsWith('s3:')) return new S3Backend(location, opts.s3)
   if (/^(sftp|rest|b2|azure|gs|swift|rclone):/.test(location)) {
     throw new UsageError(`unsupported repository location ${location}`, {code: 'UNSUPPORTED_LOCATION', hint: 'use a local folder or an S3 bucket'})
   }
@@ -210,11 +211,12 @@ export interface OpenRequest {
   location: RepositoryLocation
   password: () => Promise<string>
   options?: RepositoryOptions
+  backend?: BackendOptions
 }
 
 /** Opens an existing repository. */
 export async function openRepository(r: OpenRequest): Promise<Repository> {
-  const backend = backendFor(r.location.location)
+  const backend = backendFor(r.location.location, r.backend)
   if (!(await backend.exists({type: 'config', name: 'config'}))) {
     throw new NoRepositoryError(backend.location)
   }
@@ -223,7 +225,7 @@ export async function openRepository(r: OpenRequest): Promise<Repository> {
 
 /** Creates a repository; refuses an existing one. */
 export async function initRepository(r: OpenRequest & {init?: InitOptions}): Promise<Repository> {
-  const backend = backendFor(r.location.location)
+  const backend = backendFor(r.location.location, r.backend)
   if (await backend.exists({type: 'config', name: 'config'})) {
     throw new LifeboatError(`a repository already exists at ${backend.location}`, {code: 'REPOSITORY_EXISTS', where: backend.location})
   }

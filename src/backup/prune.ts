@@ -31,7 +31,7 @@ import {splitIndex, type IndexJSON} from './index.js'
 import {lockRepository, type RepositoryLock} from './lock.js'
 import {decodeBlob, PackWriter, type FinishedPack} from './pack.js'
 import type {Repository} from './repository.js'
-import type {BlobType, IndexPackEntry, PackedBlob, ProgressListener} from './types.js'
+import type {BlobType, FileHandle, IndexPackEntry, PackedBlob, ProgressListener} from './types.js'
 import type {PruneJob, PruneJobResult, PruneWorkerInit} from './workers/prune-worker.js'
 import {startWorker} from './workers/start.js'
 
@@ -361,6 +361,30 @@ async function prune(
     return result
   }
   const tmpMaxAge = o.tmpMaxAgeMs ?? 60 * 60 * 1000
+
+  // ---- object lock: refuse before writing anything when something to delete is still retained
+  if (backend.retained) {
+    const willChangeIndex = toRepack.length > 0 || toDelete.length > 0 || missingPacks.length > 0
+    const handles: FileHandle[] = [
+      ...[...toDelete, ...toRepack].map((p) => ({type: 'pack' as const, name: p.entry.id})),
+      ...unreferenced.map((id) => ({type: 'pack' as const, name: id})),
+      ...(willChangeIndex ? oldIndexFiles.map((id) => ({type: 'index' as const, name: id})) : []),
+    ]
+    const locked = handles.length > 0 ? await backend.retained(handles) : []
+    if (locked.length > 0) {
+      const until = locked.reduce((a, b) => (b.until > a ? b.until : a), locked[0].until)
+      throw new LifeboatError(
+        `prune refused: ${locked.length} of the ${handles.length} objects it would delete are under object-lock retention (${[...new Set(locked.map((l) => l.mode ?? 'retention'))].join(', ')}) until as late as ${until.toISOString()}; nothing was changed`,
+        {
+          code: 'OBJECT_LOCKED',
+          where: backend.location,
+          hint: `run prune after ${until.toISOString()} (or with a shorter retention on new objects: lifeboat s3 object-lock set); forget works, prune frees space only once retention ends`,
+          details: {locked: locked.slice(0, 20).map((l) => ({type: l.handle.type, id: l.handle.name, until: l.until.toISOString(), mode: l.mode}))},
+        },
+      )
+    }
+  }
+
   if (dryRun) {
     result.tmpFilesRemoved = (await staleTempFiles(repo, tmpMaxAge)).length
     return finish()
@@ -528,7 +552,7 @@ async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit
   const seen = new Set<string>()
   const save = async (w: PackWriter): Promise<void> => {
     const fp = w.finish()
-    await backend.save({type: 'pack', name: fp.id}, fp.parts.length === 1 ? fp.parts[0] : Buffer.concat(fp.parts, fp.size))
+    await backend.save({type: 'pack', name: fp.id}, fp.parts.length === 1 ? fp.parts[0] : Buffer.concat(fp.parts, fp.size), {packType: fp.blobs[0]?.type ?? 'data'})
     out.push({...fp, parts: []})
   }
   let packsDone = 0

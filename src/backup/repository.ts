@@ -366,7 +366,7 @@ export class Repository {
   }
 
   private async uploadPack(fp: FinishedPack): Promise<void> {
-    await this.backend.save({type: 'pack', name: fp.id}, fp.parts.length === 1 ? fp.parts[0] : Buffer.concat(fp.parts, fp.size))
+    await this.backend.save({type: 'pack', name: fp.id}, fp.parts.length === 1 ? fp.parts[0] : Buffer.concat(fp.parts, fp.size), {packType: fp.blobs[0]?.type ?? 'data'})
     for (const b of fp.blobs) this.pending.delete(this.pkey(b.type, b.id))
     await this.registerPack(fp.id, fp.blobs)
   }

@@ -30,7 +30,15 @@ export interface Backend {
   /** Creates the layout (folders). Fails if a config already exists. */
   create(): Promise<void>
   exists(h: FileHandle): Promise<boolean>
-  save(h: FileHandle, data: Uint8Array): Promise<void>
+  /** `opts.packType` says what a pack holds (S3 tags the object with it; the local folder ignores it). */
+  save(h: FileHandle, data: Uint8Array, opts?: {packType?: BlobType}): Promise<void>
+  /**
+   * Remote backends only: uploads a file staged on local disk (a pack written by a backup worker), streamed.
+   * Backends without it are local folders: workers write their packs into them directly.
+   */
+  saveFile?(h: FileHandle, file: string, size: number, opts?: {packType?: BlobType; md5?: string}): Promise<void>
+  /** Objects (of those given) that cannot be deleted yet because of object-lock retention. */
+  retained?(handles: FileHandle[]): Promise<Array<{handle: FileHandle; until: Date; mode?: string}>>
   /** Reads the whole file, or `length` bytes from `offset` when given. */
   load(h: FileHandle, offset?: number, length?: number): Promise<Buffer>
   stat(h: FileHandle): Promise<FileInfo>

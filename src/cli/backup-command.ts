@@ -1,7 +1,9 @@
 import {Command, Flags} from '@oclif/core'
 
-import {initRepository, openRepository, resolveLocation, resolvePassword, type RepositoryLocation} from '../backup/open.js'
+import {type BackendOptions, initRepository, openRepository, resolveLocation, resolvePassword, type RepositoryLocation} from '../backup/open.js'
 import type {Repository} from '../backup/repository.js'
+import type {LifeboatConfig} from '../config/schema.js'
+import {awsFlags} from './aws-flags.js'
 import {BaseCommand} from './base-command.js'
 import {askSecret, type PromptPolicy} from './prompt.js'
 
@@ -14,6 +16,41 @@ export const repoFlags = {
   }),
   'password-file': Flags.string({description: 'File whose first line is the password (env LIFEBOAT_PASSWORD_FILE).', helpGroup: 'REPOSITORY'}),
   'password-command': Flags.string({description: 'Command that prints the password (run without a shell).', helpGroup: 'REPOSITORY'}),
+  ...awsFlags,
+  's3-path-style': Flags.boolean({description: 'S3: path-style requests (https://host/bucket/key); default on for s3:https://HOST locations.', helpGroup: 'S3', allowNo: true}),
+  's3-connections': Flags.integer({description: 'S3: parallel connections (default 5).', min: 1, max: 128, helpGroup: 'S3'}),
+  's3-storage-class': Flags.string({description: 'S3: storage class for data packs, e.g. STANDARD_IA (metadata and tree packs stay STANDARD).', helpGroup: 'S3'}),
+  's3-sse': Flags.string({description: 'S3: server-side encryption.', options: ['aws:kms', 'AES256'], helpGroup: 'S3'}),
+  's3-kms-key': Flags.string({description: 'S3: KMS key ID or ARN for --s3-sse aws:kms.', helpGroup: 'S3'}),
+  cacert: Flags.string({description: 'S3: extra CA certificate (PEM) to trust for the endpoint (NODE_EXTRA_CA_CERTS works too).', helpGroup: 'S3'}),
+}
+
+type RepoFlagValues = {
+  profile?: string
+  region?: string
+  's3-path-style'?: boolean
+  's3-connections'?: number
+  's3-storage-class'?: string
+  's3-sse'?: string
+  's3-kms-key'?: string
+  cacert?: string
+}
+
+/** S3 settings: flags over the config's aws section. */
+export function backendOptionsFrom(f: RepoFlagValues, config: LifeboatConfig): BackendOptions {
+  const c = config.aws?.s3 ?? {}
+  return {
+    s3: {
+      profile: f.profile ?? config.aws?.profile,
+      region: f.region ?? config.aws?.region,
+      pathStyle: f['s3-path-style'] ?? c.pathStyle,
+      connections: f['s3-connections'] ?? c.connections,
+      storageClass: f['s3-storage-class'] ?? c.storageClass,
+      sse: (f['s3-sse'] ?? c.sse) as 'aws:kms' | 'AES256' | undefined,
+      kmsKeyId: f['s3-kms-key'] ?? c.kmsKeyId,
+      cacert: f.cacert ?? c.cacert,
+    },
+  }
 }
 
 /** Base of the backup commands: resolves the repository and its password the same way everywhere. */
@@ -21,6 +58,11 @@ export abstract class BackupCommand<T extends typeof Command> extends BaseComman
   protected async location(): Promise<RepositoryLocation> {
     const {config} = await this.getConfig()
     return resolveLocation((this.flags as {repo?: string}).repo, config)
+  }
+
+  protected async backendOptions(): Promise<BackendOptions> {
+    const {config} = await this.getConfig()
+    return backendOptionsFrom(this.flags as RepoFlagValues, config)
   }
 
   protected passwordFn(loc: RepositoryLocation, confirm = false): () => Promise<string> {
@@ -40,12 +82,12 @@ export abstract class BackupCommand<T extends typeof Command> extends BaseComman
 
   protected async openRepo(): Promise<Repository> {
     const loc = await this.location()
-    return openRepository({location: loc, password: this.passwordFn(loc)})
+    return openRepository({location: loc, password: this.passwordFn(loc), backend: await this.backendOptions()})
   }
 
   protected async initRepo(loc?: RepositoryLocation): Promise<Repository> {
     const l = loc ?? (await this.location())
-    return initRepository({location: l, password: this.passwordFn(l, true)})
+    return initRepository({location: l, password: this.passwordFn(l, true), backend: await this.backendOptions()})
   }
 }
 

@@ -74,6 +74,9 @@ export const awsSchema = z.strictObject({
       pathStyle: z.boolean().optional(),
       connections: z.number().int().min(1).max(128).optional(),
       storageClass: z.string().optional(),
+      sse: z.enum(['aws:kms', 'AES256']).optional(),
+      kmsKeyId: z.string().min(1).optional(),
+      cacert: z.string().min(1).optional(),
     })
     .optional(),
 })

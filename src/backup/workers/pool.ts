@@ -20,6 +20,11 @@ export interface BlobPoolOptions {
   workers?: number
   /** Called (in order per worker) when a worker has stored a pack. */
   onPack: (id: string, blobs: PackedBlob[], size: number) => void | Promise<void>
+  /**
+   * Stop handing out files while this many stored packs wait for `onPack` (a remote repository uploads them
+   * from a local staging folder: this bounds how much of it piles up when the network is slower than the disk).
+   */
+  maxPacksWaiting?: number
 }
 
 interface Slot {
@@ -49,6 +54,7 @@ export class BlobPool {
   private readonly flushWaiters = new Map<number, {remaining: number; resolve: () => void}>()
   private readonly drainWaiters: Array<() => void> = []
   private packChain: Promise<void> = Promise.resolve()
+  private packsWaiting = 0
 
   constructor(private readonly o: BlobPoolOptions) {
     const n = Math.max(1, o.workers ?? Math.min(os.availableParallelism(), 8))
@@ -97,6 +103,7 @@ export class BlobPool {
 
   private dispatch(): void {
     while (this.backlog > 0) {
+      if (this.o.maxPacksWaiting !== undefined && this.packsWaiting >= this.o.maxPacksWaiting) return
       let best: Slot | undefined
       for (const s of this.slots) {
         if (s.outstandingBatches >= MAX_BATCHES_PER_WORKER) continue
@@ -145,7 +152,14 @@ export class BlobPool {
         // Tell the other workers, so they do not store the same blobs again.
         const ids = m.blobs.map((b) => b.id)
         for (const s of this.slots) if (s !== slot) this.send(s, {t: 'known', ids})
-        this.packChain = this.packChain.then(() => this.o.onPack(m.id, m.blobs, m.size)).catch((error) => this.fail(error))
+        this.packsWaiting++
+        this.packChain = this.packChain
+          .then(() => this.o.onPack(m.id, m.blobs, m.size))
+          .catch((error) => this.fail(error))
+          .finally(() => {
+            this.packsWaiting--
+            this.dispatch()
+          })
         break
       }
       case 'flushed': {

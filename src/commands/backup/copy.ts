@@ -34,7 +34,7 @@ Only blobs the destination lacks are transferred: each is decrypted with the sou
     const {config} = await this.getConfig()
     const from = fromRepository(f, config, this.prompts)
     // The source first: a wrong source password fails before the destination is touched.
-    const src = await openRepository({location: from.location, password: from.password})
+    const src = await openRepository({location: from.location, password: from.password, backend: await this.backendOptions()})
     let result: CopyResult
     try {
       const dst = await this.openRepo()

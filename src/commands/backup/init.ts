@@ -26,7 +26,7 @@ With --copy-chunker-params --from-repo SRC, the new repository uses SRC's chunke
     if (f['copy-chunker-params']) {
       const {config} = await this.getConfig()
       const from = fromRepository(f, config, this.prompts)
-      const src = await openRepository({location: from.location, password: from.password})
+      const src = await openRepository({location: from.location, password: from.password, backend: await this.backendOptions()})
       chunkerPolynomial = src.config.chunkerPolynomial
       chunkerParamsFrom = src.backend.location
       await src.close()
@@ -34,7 +34,7 @@ With --copy-chunker-params --from-repo SRC, the new repository uses SRC's chunke
       throw new UsageError('--from-repo and its password flags only apply with --copy-chunker-params', {hint: 'add --copy-chunker-params, or leave the --from-* flags out'})
     }
     const loc = await this.location()
-    const repo = await initRepository({location: loc, password: this.passwordFn(loc, true), init: chunkerPolynomial ? {chunkerPolynomial} : undefined})
+    const repo = await initRepository({location: loc, password: this.passwordFn(loc, true), backend: await this.backendOptions(), init: chunkerPolynomial ? {chunkerPolynomial} : undefined})
     const out = {
       id: repo.config.id,
       location: repo.backend.location,

@@ -45,7 +45,7 @@ When the default local repository does not exist yet, it is created first.`
     const loc = await this.location()
     let created = false
     let repo: Repository
-    const exists = await backendFor(loc.location).exists({type: 'config', name: 'config'})
+    const exists = await backendFor(loc.location, await this.backendOptions()).exists({type: 'config', name: 'config'})
     if (!exists && loc.source === 'default' && !f['dry-run']) {
       repo = await this.initRepo(loc)
       created = true
@@ -74,11 +74,13 @@ When the default local repository does not exist yet, it is created first.`
         }) + '\n',
       )
     }
+    const s3Connections = (await this.backendOptions()).s3?.connections
     const started = Date.now()
     let result: BackupResult
     try {
       result = await withProgress(`backup to ${repo.backend.location}`, {mode: renderMode({json})}, (onEvent) =>
         new Archiver(repo, {
+          uploadConnections: s3Connections,
           paths: targets,
           // restic semantics: --tag a,b is two tags.
           tags: (f.tag ?? config.backup?.tags)?.flatMap((t) => t.split(',')).filter(Boolean),
