@@ -30,6 +30,9 @@ import {decodeTree} from './tree.js'
 import type {BlobType, IndexPackEntry, ProgressListener, TreeNode} from './types.js'
 import type {CheckJob, CheckJobResult, CheckWorkerInit} from './workers/check-worker.js'
 
+/** Packs downloading or queued per check worker when the repository is remote (S3). */
+const REMOTE_JOBS_PER_WORKER = 3
+
 export interface CheckOptions {
   /** Read every pack whole and verify every blob. */
   readData?: boolean
@@ -507,10 +510,15 @@ class Checker {
           w.on('exit', (code) => {
             if (code !== 0 && !failure && !(exhausted && outstanding === 0)) fail(new LifeboatError(`check worker exited with code ${code}`))
           })
-          // Two jobs per worker: the next pack is queued while the current one is checked.
-          feed(w)
-            .then(() => feed(w))
-            .catch((error: unknown) => fail(error as Error))
+          // Two jobs per worker: the next pack is queued while the current one is checked. A remote
+          // repository gets more, started together, so downloads overlap each other and the checking.
+          if (local) {
+            feed(w)
+              .then(() => feed(w))
+              .catch((error: unknown) => fail(error as Error))
+          } else {
+            for (let k = 0; k < REMOTE_JOBS_PER_WORKER; k++) feed(w).catch((error: unknown) => fail(error as Error))
+          }
         }
       })
     } finally {

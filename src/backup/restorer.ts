@@ -112,6 +112,8 @@ interface PlannedJob {
 const MAX_READ_GAP = 1 << 20
 const TREE_CONCURRENCY = 16
 const JOBS_PER_WORKER = 2
+/** A remote repository (S3): more packs per worker in flight, so downloads overlap each other and the writing. */
+const REMOTE_JOBS_PER_WORKER = 4
 const VERIFY_BATCH_BYTES = 32 << 20
 const VERIFY_BATCH_FILES = 256
 
@@ -259,7 +261,11 @@ class RestorePool {
   private readonly freeWaiters: Array<() => void> = []
   private failure: Error | undefined
 
-  constructor(n: number, init: RestoreWorkerInit) {
+  constructor(
+    n: number,
+    init: RestoreWorkerInit,
+    private readonly jobsPerWorker = JOBS_PER_WORKER,
+  ) {
     for (let i = 0; i < n; i++) {
       const w = startWorker('restore-worker', init)
       const slot = i
@@ -290,7 +296,7 @@ class RestorePool {
       let best: {w: Worker; busy: number} | undefined
       let slot = -1
       for (const [i, s] of this.workers.entries()) {
-        if (s.busy < JOBS_PER_WORKER && (!best || s.busy < best.busy)) {
+        if (s.busy < this.jobsPerWorker && (!best || s.busy < best.busy)) {
           best = s
           slot = i
         }
@@ -446,10 +452,11 @@ export async function restoreSnapshot(repo: Repository, o: RestoreOptions): Prom
   }
 
   const times = new TimeSetter()
-  const pool = new RestorePool(Math.max(1, o.workers ?? Math.min(os.availableParallelism(), 4)), {
-    key: {encrypt: repo.key.encrypt, macK: repo.key.macK, macR: repo.key.macR},
-    chown: isRoot,
-  })
+  const pool = new RestorePool(
+    Math.max(1, o.workers ?? Math.min(os.availableParallelism(), 4)),
+    {key: {encrypt: repo.key.encrypt, macK: repo.key.macK, macR: repo.key.macR}, chown: isRoot},
+    repo.backend instanceof LocalBackend ? JOBS_PER_WORKER : REMOTE_JOBS_PER_WORKER,
+  )
   try {
     const timeEntries: TimeEntry[] = []
     const metaJobs: Array<Promise<void>> = []
@@ -630,11 +637,12 @@ export async function restoreSnapshot(repo: Repository, o: RestoreOptions): Prom
       if (local) msg.packPath = local.filename({type: 'pack', name: job.packId})
       else {
         prepare = async () => {
-          for (const r of runs) {
-            const data = await repo.backend.load({type: 'pack', name: job.packId}, r.start, r.end - r.start)
-            r.data = data
-            transfer.push(data.buffer as ArrayBuffer)
-          }
+          await Promise.all(
+            runs.map(async (r) => {
+              r.data = await repo.backend.load({type: 'pack', name: job.packId}, r.start, r.end - r.start)
+            }),
+          )
+          for (const r of runs) transfer.push(r.data!.buffer as ArrayBuffer)
         }
       }
       const handle = (m: RestoreFromWorker): void => {

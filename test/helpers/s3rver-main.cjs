@@ -13,4 +13,13 @@ const server = new S3rver({
   ...(cert ? {cert: fs.readFileSync(cert), key: fs.readFileSync(key)} : {}),
 })
 server.run().then(({port}) => process.stdout.write(JSON.stringify({port}) + '\n'))
+// Exit with the test process that started us, even when it dies without stopping us.
+const parent = process.ppid
+setInterval(() => {
+  try {
+    process.kill(parent, 0)
+  } catch {
+    process.exit(0)
+  }
+}, 1000).unref()
 process.on('SIGTERM', () => server.close().finally(() => process.exit(0)))

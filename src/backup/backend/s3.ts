@@ -122,7 +122,7 @@ export function isRetryable(e: unknown): boolean {
   if (err.$retryable) return true
   const names = ['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'ShortRead', 'RequestTimeoutException']
   if (err.name && names.includes(err.name)) return true
-  const codes = ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN', 'ECONNABORTED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
+  const codes = ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
   if (err.code && codes.includes(err.code)) return true
   return /socket hang up|aborted|premature close|ECONNRESET|timed? ?out/i.test(err.message ?? '')
 }
@@ -158,7 +158,14 @@ async function bodyToBuffer(body: unknown, expected: number | undefined): Promis
   if (expected !== undefined && n !== expected) {
     throw Object.assign(new Error(`short read: got ${n} of ${expected} bytes`), {name: 'ShortRead'})
   }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n)
+  // The result owns its whole ArrayBuffer (never a slice of Node's shared pool), so callers may transfer it
+  // to a worker thread.
+  const only = chunks.length === 1 ? chunks[0] : undefined
+  if (only && only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only
+  const out = Buffer.allocUnsafeSlow(n)
+  let off = 0
+  for (const c of chunks) off += c.copy(out, off)
+  return out
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
