@@ -1,5 +1,6 @@
 import {
   BackupClient,
+  type BackupJobState,
   DescribeBackupJobCommand,
   DescribeCopyJobCommand,
   DescribeRecoveryPointCommand,
@@ -30,7 +31,7 @@ const ROLE = 'arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServic
 const POINT = 'arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45'
 const JOB = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'
 
-function backupJob(State: string, extra: Record<string, unknown> = {}) {
+function backupJob(State: BackupJobState, extra: Record<string, unknown> = {}) {
   return {
     AccountId: '123456789012',
     BackupJobId: JOB,
@@ -107,7 +108,7 @@ describe('aws-backup jobs, restores and copies', () => {
   })
 
   it('ABORTED and EXPIRED also fail; PARTIAL finishes with a warning (exit 3)', async () => {
-    for (const state of ['ABORTED', 'EXPIRED']) {
+    for (const state of ['ABORTED', 'EXPIRED'] as const) {
       mock.reset()
       mock.on(DescribeBackupJobCommand).resolves(backupJob(state, {StatusMessage: `job ${state.toLowerCase()}`}))
       const r = await run(JobShow, [JOB, '--wait', '--poll-interval', '0s'])

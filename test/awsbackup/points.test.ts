@@ -1,5 +1,6 @@
 import {
   BackupClient,
+  type RecoveryPointStatus,
   CreateBackupVaultCommand,
   DescribeBackupVaultCommand,
   ListBackupVaultsCommand,
@@ -21,7 +22,7 @@ import {isolateEnv} from '../helpers/env.js'
 import {awsErr, run} from './helpers.js'
 
 const RDS = 'arn:aws:rds:us-east-1:123456789012:db:shop'
-const point = (id: string, created: Date, Status = 'COMPLETED', vault = 'shop-vault') => ({
+const point = (id: string, created: Date, Status: RecoveryPointStatus = 'COMPLETED', vault = 'shop-vault') => ({
   RecoveryPointArn: `arn:aws:backup:us-east-1:123456789012:recovery-point:${id}`,
   BackupVaultName: vault,
   BackupVaultArn: `arn:aws:backup:us-east-1:123456789012:backup-vault:${vault}`,
@@ -73,7 +74,7 @@ describe('aws-backup recovery points, RPO and vaults', () => {
     expect(fresh.json.ok).to.equal(true)
     expect(fresh.json.result).to.include({ok: true, arn: 'arn:aws:backup:us-east-1:123456789012:recovery-point:NEW', vault: 'shop-vault', maxAgeSeconds: 3600})
     expect(fresh.json.result.ageSeconds).to.be.within(1799, 1805)
-    expect(Date.parse(fresh.json.result.creationDate)).to.be.a('number').and.not.NaN
+    expect(fresh.json.result.creationDate).to.equal(new Date(Date.parse(fresh.json.result.creationDate)).toISOString())
 
     const stale = await run(PointsLatest, ['--resource', RDS, '--max-age', '15m'])
     expect(stale.code).to.equal(1)
