@@ -11,7 +11,6 @@ import {
   paginateListBackupSelections,
   UpdateBackupPlanCommand,
 } from '@aws-sdk/client-backup'
-import {createHash} from 'node:crypto'
 
 import {type BackupClientOptions, backupClient, call} from './aws.js'
 import {
@@ -169,11 +168,6 @@ function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
 }
 
-/** A stable CreatorRequestId for a create call (a retried apply that already created it gets the same plan back). */
-function creatorRequestId(kind: string, body: unknown): string {
-  return `lifeboat-${createHash('sha256').update(kind + JSON.stringify(body)).digest('hex').slice(0, 32)}`
-}
-
 export interface ApplyOptions extends BackupClientOptions {
   dryRun?: boolean
   /** Called with each write as it is about to be made ("create plan shop-db-hourly", …). */
@@ -207,7 +201,7 @@ export async function applyPlan(want: PlanFile, opts: ApplyOptions = {}): Promis
     act(`create plan ${want.name}`)
     const tags = want.tags && Object.keys(want.tags).length > 0 ? want.tags : undefined
     const out = await call('CreateBackupPlan', `plan ${want.name}`, () =>
-      client.send(new CreateBackupPlanCommand({BackupPlan: body, BackupPlanTags: tags, CreatorRequestId: creatorRequestId('plan', body)})),
+      client.send(new CreateBackupPlanCommand({BackupPlan: body, BackupPlanTags: tags})),
     )
     planId = out.BackupPlanId
     result.planId = out.BackupPlanId
@@ -237,7 +231,7 @@ export async function applyPlan(want: PlanFile, opts: ApplyOptions = {}): Promis
     act(`create selection ${s.name}`)
     const sel = selectionToAws(spec)
     await call('CreateBackupSelection', `selection ${s.name}`, () =>
-      client.send(new CreateBackupSelectionCommand({BackupPlanId: planIdFinal, BackupSelection: sel, CreatorRequestId: creatorRequestId(`selection:${planIdFinal}`, sel)})),
+      client.send(new CreateBackupSelectionCommand({BackupPlanId: planIdFinal, BackupSelection: sel})),
     )
   }
   return result

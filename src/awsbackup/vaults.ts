@@ -4,7 +4,6 @@ import {
   paginateListBackupVaults,
   PutBackupVaultLockConfigurationCommand,
 } from '@aws-sdk/client-backup'
-import {createHash} from 'node:crypto'
 
 import {UsageError} from '../errors.js'
 import {type BackupClientOptions, backupClient, call} from './aws.js'
@@ -74,14 +73,12 @@ export interface CreateVaultOptions extends BackupClientOptions {
 export async function createVault(name: string, opts: CreateVaultOptions = {}): Promise<VaultInfo> {
   if (!/^[A-Za-z0-9_-]{2,50}$/.test(name)) throw new UsageError(`"${name}" is not a valid vault name (2–50 letters, digits, "-", "_")`)
   const client = backupClient(opts)
-  const requestId = `lifeboat-${createHash('sha256').update(`vault:${name}`).digest('hex').slice(0, 32)}`
   const out = await call('CreateBackupVault', `vault ${name}`, () =>
     client.send(
       new CreateBackupVaultCommand({
         BackupVaultName: name,
         EncryptionKeyArn: opts.encryptionKeyArn,
         BackupVaultTags: opts.tags && Object.keys(opts.tags).length > 0 ? opts.tags : undefined,
-        CreatorRequestId: requestId,
       }),
     ),
   )
