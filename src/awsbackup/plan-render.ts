@@ -9,7 +9,18 @@ const show = (v: unknown): string => {
   return JSON.stringify(v)
 }
 
+function copies(v: unknown): string {
+  if (!Array.isArray(v)) return show(v)
+  return v
+    .map((c: {vaultArn: string; lifecycle?: Record<string, unknown>}) => {
+      const l = Object.entries(c.lifecycle ?? {}).filter(([, x]) => x !== undefined)
+      return l.length > 0 ? `${c.vaultArn} (${l.map(([k, x]) => `${k} ${x}`).join(', ')})` : c.vaultArn
+    })
+    .join(', ')
+}
+
 function changeLine(c: FieldChange): string {
+  if (c.field === 'copyTo') return `copyTo: ${c.from === undefined ? '' : `${copies(c.from)} → `}${c.to === undefined ? '(none)' : copies(c.to)}`
   if (c.from === undefined) return `${c.field}: ${show(c.to)}`
   if (c.to === undefined) return `${c.field}: ${show(c.from)} → (none)`
   return `${c.field}: ${show(c.from)} → ${show(c.to)}`
