@@ -23,6 +23,9 @@ interface SdkErrorLike {
   $retryable?: {throttling?: boolean}
 }
 
+/** Operations that hand an IAM role to AWS Backup (the caller also needs iam:PassRole). */
+const PASSES_ROLE = new Set(['CreateBackupSelection', 'StartBackupJob', 'StartRestoreJob', 'StartCopyJob'])
+
 const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown'])
 
 /**
@@ -53,7 +56,7 @@ export function awsError(err: unknown, operation: string, subject?: string): Lif
         code: 'AWS_ACCESS_DENIED',
         details,
         cause: err,
-        hint: `the AWS identity in use needs permission for backup:${operation} (check --profile / AWS_PROFILE and the IAM policy)`,
+        hint: `the AWS identity in use needs permission for backup:${operation}${PASSES_ROLE.has(operation) ? ' and iam:PassRole on the role it hands to AWS Backup' : ''} (check --profile / AWS_PROFILE and the IAM policy)`,
       })
     }
     case 'AlreadyExistsException': {

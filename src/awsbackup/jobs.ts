@@ -338,6 +338,8 @@ export interface WaitOptions extends BackupClientOptions {
   timeoutSeconds: number
   intervalSeconds?: number
   onProgress?: (status: JobStatus, elapsedSeconds: number) => void
+  /** A poll failed with a transient error (throttling, network) and will be retried (at most 3 in a row). */
+  onPollError?: (error: unknown) => void
   /** Injected in tests: no real waiting. */
   sleep?: (ms: number) => Promise<void>
   now?: () => number
@@ -359,8 +361,22 @@ export async function waitForJob(kind: JobKind, id: string, o: WaitOptions): Pro
   const now = o.now ?? Date.now
   const started = now()
   const interval = Math.max(0, (o.intervalSeconds ?? 30) * 1000)
+  let pollErrors = 0
   for (;;) {
-    const status = await describeWith(client, kind, id)
+    let status: JobStatus
+    try {
+      status = await describeWith(client, kind, id)
+      pollErrors = 0
+    } catch (error) {
+      // A long wait outlives a throttling burst or a network blip: keep polling unless it keeps failing
+      // (access denied or a wrong id fail at once).
+      const code = (error as {code?: string}).code
+      const transient = code === 'AWS_THROTTLED' || code === 'AWS_ERROR'
+      if (!transient || ++pollErrors > 3 || (now() - started) / 1000 >= o.timeoutSeconds) throw error
+      o.onPollError?.(error)
+      await sleep(Math.max(0, Math.min(interval, o.timeoutSeconds * 1000 - (now() - started))))
+      continue
+    }
     const elapsed = (now() - started) / 1000
     o.onProgress?.(status, elapsed)
     if (FAILED_STATES.has(status.state)) {

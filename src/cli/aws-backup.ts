@@ -40,6 +40,7 @@ export abstract class AwsBackupCommand<T extends typeof Command> extends BaseCom
         if (line !== last) this.info(`${line} (${formatAge(elapsed)})`)
         last = line
       },
+      onPollError: (error) => this.info(`${kind} job ${id}: status check failed, retrying: ${error instanceof Error ? error.message : String(error)}`),
     })
     if (PARTIAL_STATES.has(status.state)) {
       this.addWarning(`${kind} job ${id} finished PARTIAL: ${status.statusMessage ?? 'some parts were not backed up'}`)

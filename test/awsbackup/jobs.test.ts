@@ -156,6 +156,25 @@ describe('aws-backup jobs, restores and copies', () => {
     expect(r.json.error.hint).to.contain(`job show ${JOB} --type backup --wait`)
   })
 
+  it('a throttled status check during a wait is retried; access denied ends the wait at once', async () => {
+    mock
+      .on(DescribeBackupJobCommand)
+      .resolvesOnce(backupJob('RUNNING'))
+      .rejectsOnce(awsErr('ThrottlingException', 'Rate exceeded', {$metadata: {attempts: 5}}))
+      .resolves(backupJob('COMPLETED'))
+    const r = await run(JobShow, [JOB, '--wait', '--poll-interval', '0s'])
+    expect(r.code, r.stderr).to.equal(0)
+    expect(r.stderr).to.contain('status check failed, retrying: AWS Backup throttled DescribeBackupJob')
+    expect(mock.commandCalls(DescribeBackupJobCommand)).to.have.length(3)
+
+    mock.reset()
+    mock.on(DescribeBackupJobCommand).rejects(awsErr('AccessDeniedException', 'not authorized to perform: backup:DescribeBackupJob'))
+    const d = await run(JobShow, [JOB, '--wait', '--poll-interval', '0s', '--json'])
+    expect(d.code).to.equal(1)
+    expect(d.json.error.code).to.equal('AWS_ACCESS_DENIED')
+    expect(mock.commandCalls(DescribeBackupJobCommand)).to.have.length(1)
+  })
+
   it('job list reads every page and passes the filters', async () => {
     mock
       .on(ListBackupJobsCommand)

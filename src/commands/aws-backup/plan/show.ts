@@ -15,9 +15,9 @@ export default class PlanShow extends AwsBackupCommand<typeof PlanShow> {
     const current = await readPlan(this.args.name, {aws: await this.awsOptions()})
     if (!current) throw new LifeboatError(`no backup plan named "${this.args.name}" in this region`, {code: 'AWS_NOT_FOUND', hint: 'check the name and --region'})
     const plan = currentToFile(current)
+    for (const [rule, fields] of Object.entries(current.unmanaged)) this.addWarning(`rule "${rule}" has settings Lifeboat does not manage: ${Object.keys(fields).join(', ')}`)
     if (!this.jsonEnabled()) {
       this.info(`# plan ${current.id}, version ${current.versionId ?? '?'}, created ${isoTime(current.creationDate)}, last run ${isoTime(current.lastExecutionDate) || 'never'}`)
-      for (const [rule, fields] of Object.entries(current.unmanaged)) this.addWarning(`rule "${rule}" has settings Lifeboat does not manage: ${Object.keys(fields).join(', ')}`)
       this.log(planYaml(plan).trimEnd())
     }
     return {
