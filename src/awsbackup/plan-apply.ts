@@ -1,4 +1,5 @@
 import {
+  type AdvancedBackupSetting,
   type BackupClient,
   type BackupRule,
   CreateBackupPlanCommand,
@@ -16,6 +17,7 @@ import {type BackupClientOptions, backupClient, call} from './aws.js'
 import {
   compareFields,
   type FieldChange,
+  keepUnmanaged,
   normalizeRule,
   normalizeSelection,
   type PlanFile,
@@ -38,6 +40,10 @@ export interface CurrentPlan {
   rules: RuleSpec[]
   /** Per rule name: AWS fields Lifeboat does not manage. */
   unmanaged: Record<string, Record<string, unknown>>
+  /** The rules as AWS returned them (to carry unmanaged settings over on update). */
+  awsRules: BackupRule[]
+  /** Plan-level settings Lifeboat does not model (Windows VSS), kept on update. */
+  advancedBackupSettings?: AdvancedBackupSetting[]
   selections: Array<SelectionSpec & {selectionId: string}>
   creationDate?: Date
   lastExecutionDate?: Date
@@ -103,6 +109,8 @@ export async function readPlan(name: string, opts: BackupClientOptions = {}): Pr
     name: got.BackupPlan?.BackupPlanName ?? name,
     rules: awsRules.map((r) => ruleFromAws(r)),
     unmanaged,
+    awsRules,
+    advancedBackupSettings: got.AdvancedBackupSettings?.length ? got.AdvancedBackupSettings : undefined,
     selections,
     creationDate: got.CreationDate ?? listed.CreationDate,
     lastExecutionDate: got.LastExecutionDate ?? listed.LastExecutionDate,
@@ -139,11 +147,11 @@ export function diffPlan(want: PlanFile, current: CurrentPlan | undefined): Plan
       rules.push({name: r.name, action: 'add', changes: compareFields({}, stripUndefined(normalizeRule(r)))})
       continue
     }
-    const changes = compareFields(normalizeRule(cur, current?.unmanaged[r.name]), normalizeRule(r))
+    const changes = compareFields(normalizeRule(cur), normalizeRule(r))
     if (changes.length > 0) rules.push({name: r.name, action: 'change', changes})
   }
   for (const r of current?.rules ?? []) {
-    if (!wantRules.has(r.name)) rules.push({name: r.name, action: 'remove', changes: compareFields(stripUndefined(normalizeRule(r, current?.unmanaged[r.name])), {})})
+    if (!wantRules.has(r.name)) rules.push({name: r.name, action: 'remove', changes: compareFields(stripUndefined(normalizeRule(r)), {})})
   }
   const curSel = new Map((current?.selections ?? []).map((s) => [s.name, s]))
   const wantSel = want.selections ?? []
@@ -184,8 +192,8 @@ export async function applyPlan(want: PlanFile, opts: ApplyOptions = {}): Promis
   const current = await readPlan(want.name, {client})
   const diff = diffPlan(want, current)
   for (const [rule, fields] of Object.entries(current?.unmanaged ?? {})) {
-    if (diff.rules.some((r) => r.name === rule && r.action !== 'add')) {
-      warnings.push(`rule "${rule}" has settings Lifeboat does not manage (${Object.keys(fields).join(', ')}); updating the plan from this file removes them`)
+    if (diff.rules.some((r) => r.name === rule && r.action === 'change')) {
+      warnings.push(`rule "${rule}" has settings Lifeboat does not manage (${Object.keys(fields).join(', ')}); the update keeps them as they are`)
     }
   }
   const result: ApplyResult = {name: want.name, planId: current?.id, planArn: current?.arn, versionId: current?.versionId, dryRun: Boolean(opts.dryRun), diff, actions: [], warnings}
@@ -210,7 +218,15 @@ export async function applyPlan(want: PlanFile, opts: ApplyOptions = {}): Promis
   } else if (diff.planAction === 'update' && planId) {
     act(`update plan ${want.name} (${diff.rules.map((r) => `${r.action} rule ${r.name}`).join(', ')})`)
     const id = planId
-    const out = await call('UpdateBackupPlan', `plan ${want.name}`, () => client.send(new UpdateBackupPlanCommand({BackupPlanId: id, BackupPlan: body})))
+    const update = {
+      ...body,
+      Rules: (body.Rules ?? []).map((r) => {
+        const cur = current?.awsRules.find((x) => x.RuleName === r.RuleName)
+        return cur ? keepUnmanaged(r, cur) : r
+      }),
+      ...(current?.advancedBackupSettings ? {AdvancedBackupSettings: current.advancedBackupSettings} : {}),
+    }
+    const out = await call('UpdateBackupPlan', `plan ${want.name}`, () => client.send(new UpdateBackupPlanCommand({BackupPlanId: id, BackupPlan: update})))
     result.versionId = out.VersionId
     result.planArn = out.BackupPlanArn ?? result.planArn
   }

@@ -329,10 +329,9 @@ function normTimezone(tz: string | undefined): string {
 /**
  * A rule's comparable form: AWS's defaults filled in (absent start window = 480, absent timezone = UTC,
  * …), empty lists/maps removed, copy actions sorted. Fields AWS has that Lifeboat does not manage
- * (index/scan actions, air-gapped targets, delete-after-event) appear as "unmanaged" so an update that would
- * drop them shows in the diff.
+ * (index/scan actions, air-gapped targets, delete-after-event) are not compared: apply keeps them.
  */
-export function normalizeRule(r: RuleSpec, unmanaged?: Record<string, unknown>): Record<string, unknown> {
+export function normalizeRule(r: RuleSpec): Record<string, unknown> {
   const lc = normLifecycle(r.lifecycle)
   return {
     vault: r.vault,
@@ -346,11 +345,10 @@ export function normalizeRule(r: RuleSpec, unmanaged?: Record<string, unknown>):
     copyTo: (r.copyTo ?? []).length === 0 ? undefined : [...(r.copyTo ?? [])].map((c) => ({vaultArn: c.vaultArn, lifecycle: normLifecycle(c.lifecycle)})).sort((a, b) => (a.vaultArn < b.vaultArn ? -1 : 1)),
     recoveryPointTags: r.recoveryPointTags && Object.keys(r.recoveryPointTags).length > 0 ? r.recoveryPointTags : undefined,
     continuousBackup: r.continuousBackup ? true : undefined,
-    unmanaged: unmanaged && Object.keys(unmanaged).length > 0 ? unmanaged : undefined,
   }
 }
 
-/** The AWS rule fields Lifeboat does not manage but that are set (an UpdateBackupPlan from the file would drop them). */
+/** The AWS rule fields Lifeboat does not manage but that are set (apply carries them over into its update). */
 export function unmanagedRuleFields(r: BackupRule): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   if (r.TargetLogicallyAirGappedBackupVaultArn) out.TargetLogicallyAirGappedBackupVaultArn = r.TargetLogicallyAirGappedBackupVaultArn
@@ -376,6 +374,25 @@ export function normalizeSelection(s: SelectionSpec): Record<string, unknown> {
     'conditions.stringLike': sortKv(s.conditions?.stringLike),
     'conditions.stringNotLike': sortKv(s.conditions?.stringNotLike),
   }
+}
+
+/**
+ * Carries the settings Lifeboat does not model from the rule AWS has into the rule about to be sent, so an
+ * update from the file does not silently drop them (index/scan actions, air-gapped target, DeleteAfterEvent).
+ */
+export function keepUnmanaged(out: BackupRuleInput, current: BackupRule): BackupRuleInput {
+  const r: BackupRuleInput = {...out}
+  if (current.TargetLogicallyAirGappedBackupVaultArn) r.TargetLogicallyAirGappedBackupVaultArn = current.TargetLogicallyAirGappedBackupVaultArn
+  if (current.IndexActions?.length) r.IndexActions = current.IndexActions
+  if (current.ScanActions?.length) r.ScanActions = current.ScanActions
+  if (current.Lifecycle?.DeleteAfterEvent) r.Lifecycle = {...r.Lifecycle, DeleteAfterEvent: current.Lifecycle.DeleteAfterEvent}
+  if (r.CopyActions) {
+    r.CopyActions = r.CopyActions.map((c) => {
+      const cur = current.CopyActions?.find((x) => x.DestinationBackupVaultArn === c.DestinationBackupVaultArn)
+      return cur?.Lifecycle?.DeleteAfterEvent ? {...c, Lifecycle: {...c.Lifecycle, DeleteAfterEvent: cur.Lifecycle.DeleteAfterEvent}} : c
+    })
+  }
+  return r
 }
 
 export function compareFields(from: Record<string, unknown>, to: Record<string, unknown>): FieldChange[] {

@@ -87,7 +87,7 @@ describe('aws-backup plan apply / diff / show / delete', () => {
   const writeCalls = () => WRITES.flatMap((c) => mock.commandCalls(c as any))
 
   /** AWS has the plan on the second page of ListBackupPlans, with its one selection. */
-  function existing(plan = awsPlan(), selection = awsSelection()) {
+  function existing(plan: ReturnType<typeof awsPlan> & Record<string, unknown> = awsPlan(), selection = awsSelection()) {
     mock
       .on(ListBackupPlansCommand)
       .resolves({BackupPlansList: [{BackupPlanName: 'other', BackupPlanId: 'other-id'}], NextToken: 'page2'})
@@ -169,6 +169,30 @@ describe('aws-backup plan apply / diff / show / delete', () => {
     expect(mock.commandCalls(DeleteBackupSelectionCommand)[0].args[0].input).to.deep.equal({BackupPlanId: PLAN_ID, SelectionId: SEL_ID})
     expect(mock.commandCalls(CreateBackupSelectionCommand)).to.have.length(1)
     expect(r.json.result.actions).to.deep.equal(['delete selection shop-db (to create it again changed)', 'create selection shop-db'])
+  })
+
+  it('settings the file cannot express (index actions, Windows VSS) are not a diff and are kept by an update', async () => {
+    const plan = awsPlan()
+    const withExtras = {
+      ...plan,
+      AdvancedBackupSettings: [{ResourceType: 'EC2', BackupOptions: {WindowsVSS: 'enabled'}}],
+      BackupPlan: {...plan.BackupPlan, Rules: [{...plan.BackupPlan.Rules[0], IndexActions: [{ResourceTypes: ['EBS']}]}]},
+    }
+    existing(withExtras)
+    const same = await run(PlanApply, ['-f', FIXTURE, '--json'])
+    expect(same.json.result.diff.changed).to.equal(false)
+    expect(writeCalls()).to.have.length(0)
+
+    mock.reset()
+    const changed = {...withExtras, BackupPlan: {...withExtras.BackupPlan, Rules: [{...withExtras.BackupPlan.Rules[0], StartWindowMinutes: 120}]}}
+    existing(changed)
+    mock.on(UpdateBackupPlanCommand).resolves({BackupPlanId: PLAN_ID, VersionId: 'v2'})
+    const r = await run(PlanApply, ['-f', FIXTURE, '--json'])
+    expect(r.code, r.stdout).to.equal(0)
+    expect(r.json.warnings.join('\n')).to.match(/rule "hourly" has settings Lifeboat does not manage \(IndexActions\); the update keeps them/)
+    const sent = mock.commandCalls(UpdateBackupPlanCommand)[0].args[0].input.BackupPlan
+    expect(sent?.Rules?.[0]).to.deep.include({StartWindowMinutes: 60, IndexActions: [{ResourceTypes: ['EBS']}]})
+    expect(sent?.AdvancedBackupSettings).to.deep.equal([{ResourceType: 'EC2', BackupOptions: {WindowsVSS: 'enabled'}}])
   })
 
   it('--dry-run prints the diff and writes nothing', async () => {
