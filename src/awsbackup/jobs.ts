@@ -120,6 +120,8 @@ export interface StartRestoreOptions extends BackupClientOptions {
   vault?: string
   /** Overrides merged over GetRecoveryPointRestoreMetadata's values. */
   metadata?: Record<string, string>
+  /** Keys removed from the recorded metadata (some recorded keys are not accepted back by StartRestoreJob). */
+  unsetMetadata?: string[]
   /** Default: the role that created the recovery point. */
   iamRoleArn?: string
   copySourceTags?: boolean
@@ -138,7 +140,8 @@ export async function startRestoreJob(o: StartRestoreOptions): Promise<StartedJo
   const meta = await call('GetRecoveryPointRestoreMetadata', o.recoveryPointArn, () =>
     client.send(new GetRecoveryPointRestoreMetadataCommand({BackupVaultName: point.vault, RecoveryPointArn: o.recoveryPointArn})),
   )
-  const metadata = {...meta.RestoreMetadata, ...o.metadata}
+  const metadata: Record<string, string> = {...meta.RestoreMetadata, ...o.metadata}
+  for (const k of o.unsetMetadata ?? []) delete metadata[k]
   const role = o.iamRoleArn ?? point.iamRoleArn
   if (!role) throw new UsageError('the recovery point does not name the role that created it: pass --role ARN')
   const resourceType = meta.ResourceType ?? point.resourceType

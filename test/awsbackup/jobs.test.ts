@@ -212,10 +212,10 @@ describe('aws-backup jobs, restores and copies', () => {
       .on(DescribeRestoreJobCommand)
       .resolvesOnce({RestoreJobId: 'r-1', Status: 'RUNNING', PercentDone: '10.00%'})
       .resolves({RestoreJobId: 'r-1', Status: 'COMPLETED', CreatedResourceArn: 'arn:aws:rds:us-east-1:123456789012:db:shop-restored', CompletionDate: new Date()})
-    const r = await run(RestoreStart, ['--point', POINT, '--metadata', 'DBInstanceIdentifier=shop-restored', '--wait', '--poll-interval', '0s', '--json'])
+    const r = await run(RestoreStart, ['--point', POINT, '--metadata', 'DBInstanceIdentifier=shop-restored', '--unset', 'MultiAZ', '--wait', '--poll-interval', '0s', '--json'])
     expect(r.code, r.stdout).to.equal(0)
     const input = mock.commandCalls(StartRestoreJobCommand)[0].args[0].input
-    expect(input.Metadata).to.deep.equal({DBInstanceIdentifier: 'shop-restored', DBInstanceClass: 'db.t3.medium', MultiAZ: 'false'})
+    expect(input.Metadata).to.deep.equal({DBInstanceIdentifier: 'shop-restored', DBInstanceClass: 'db.t3.medium'})
     expect(input).to.deep.include({RecoveryPointArn: POINT, IamRoleArn: ROLE, ResourceType: 'RDS'})
     expect(input.IdempotencyToken).to.match(/^lifeboat-[0-9a-f]{40}$/)
     expect(mock.commandCalls(GetRecoveryPointRestoreMetadataCommand)[0].args[0].input).to.deep.equal({BackupVaultName: 'shop-vault', RecoveryPointArn: POINT})
