@@ -196,7 +196,19 @@ export async function loadPlanFile(file: string): Promise<PlanFile> {
 }
 
 export function parsePlanText(text: string, file: string): PlanFile {
-  return parseYamlWithSchema(text, file, planFileSchema)
+  try {
+    return parseYamlWithSchema(text, file, planFileSchema)
+  } catch (error) {
+    // The shared loader's hint names `config validate`; a plan file is re-checked by `plan diff`.
+    if (error instanceof ConfigError && error.issues.length > 0) {
+      throw new ConfigError(error.message, error.issues, {
+        code: error.code,
+        where: error.where,
+        hint: `fix the fields named above; \`lifeboat aws-backup plan apply -f ${file} --dry-run\` re-checks the file`,
+      })
+    }
+    throw error
+  }
 }
 
 /** Warnings about a valid plan (things AWS allows but the user probably did not mean). */

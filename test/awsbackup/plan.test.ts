@@ -52,6 +52,7 @@ describe('aws-backup plan files', () => {
     const text = fixtureText().replace('lifecycle: { deleteAfterDays: 35 }\n    copyTo', 'lifecycle: { moveToColdStorageAfterDays: 30, deleteAfterDays: 100 }\n    copyTo')
     const e = configError(text)
     expect(e.exitCode).to.equal(2)
+    expect(e.hint).to.contain('plan apply -f p.yaml --dry-run')
     expect(e.issues).to.have.length(1)
     expect(e.issues[0]).to.include({line: 9, path: 'rules[0].lifecycle.deleteAfterDays'})
     expect(e.message).to.match(/p\.yaml:9:\d+: rules\[0\]\.lifecycle\.deleteAfterDays: .*at least moveToColdStorageAfterDays \+ 90 = 120 \(got 100\)/)
