@@ -42,6 +42,8 @@ export interface ForgetOptions {
   now?: Date
   /** Called after each snapshot file is deleted. */
   onRemoved?: (id: string) => void
+  /** Remove exactly these snapshots (IDs, unique prefixes or "latest") instead of applying a policy. */
+  ids?: string[]
 }
 
 /** The policy in restic's terms, tag lists split: what the JSON output shows. */
@@ -57,6 +59,7 @@ function describePolicy(p: ForgetPolicy): ForgetPolicy {
 export async function forgetSnapshots(repo: Repository, opts: ForgetOptions): Promise<ForgetResult> {
   const dryRun = Boolean(opts.dryRun)
   const policy = describePolicy(opts.policy)
+  if (opts.ids && opts.ids.length > 0) return forgetByIds(repo, opts.ids, policy, dryRun, opts)
   if (isEmptyPolicy(policy)) return {dryRun, policyEmpty: true, policy, groups: [], removed: []}
   const list = (await repo.listSnapshots()).filter((e) => matchesSnapshot(e.snapshot, opts.filter ?? {}))
   const groups: ForgetGroup[] = groupSnapshots(list, opts.groupBy).map((g) => {
@@ -83,6 +86,27 @@ export async function forgetSnapshots(repo: Repository, opts: ForgetOptions): Pr
     }
   }
   return {dryRun, policyEmpty: false, policy, groups, removed}
+}
+
+/** restic's `forget ID…`: the named snapshots, each resolved first so a wrong ID removes nothing. */
+async function forgetByIds(repo: Repository, refs: string[], policy: ForgetPolicy, dryRun: boolean, opts: ForgetOptions): Promise<ForgetResult> {
+  const seen = new Set<string>()
+  const remove: ForgetItem[] = []
+  for (const ref of refs) {
+    const e = await repo.findSnapshot(ref, {})
+    if (seen.has(e.id)) continue
+    seen.add(e.id)
+    remove.push({id: e.id, short_id: e.id.slice(0, 8), time: e.snapshot.time, hostname: e.snapshot.hostname, paths: e.snapshot.paths, tags: e.snapshot.tags, reasons: []})
+  }
+  const removed: string[] = []
+  if (!dryRun) {
+    for (const s of remove) {
+      await repo.backend.remove({type: 'snapshot', name: s.id})
+      removed.push(s.id)
+      opts.onRemoved?.(s.id)
+    }
+  }
+  return {dryRun, policyEmpty: false, policy, groups: [{key: {}, keep: [], remove}], removed}
 }
 
 /** restic's within duration from the config's `backup.keep.within` (units s, m = minutes, h, d, w): whole hours, days. */

@@ -117,6 +117,26 @@ describe('backup forget and tag against restic @integration', function () {
     expect((await lb('backup', 'forget', '--keep-tag', 'x', '--dry-run', '--json')).out.result.policy).to.deep.equal({keepTags: [['x']]})
   })
 
+  it('forget ID… removes exactly the named snapshots (prefixes, latest); a wrong ID removes nothing; IDs and --keep-* do not mix', async () => {
+    const a = path.join(dir, 'a')
+    const ids: string[] = []
+    for (const t of ['2024-04-01 10:00:00', '2024-04-02 10:00:00', '2024-04-03 10:00:00']) ids.push(await backupAt(a, t))
+    const bad = await lb('backup', 'forget', ids[0].slice(0, 8), 'ffffffff', '--json')
+    expect(bad.code).to.equal(1)
+    expect(bad.out.error.message).to.match(/no snapshot matches ID ffffffff/)
+    expect(snapshotFiles()).to.deep.equal([...ids].sort())
+    const mixed = await lb('backup', 'forget', ids[0].slice(0, 8), '--keep-last', '1')
+    expect(mixed.code).to.equal(2)
+    expect(mixed.stderr).to.match(/either snapshot IDs or --keep-\* rules/)
+    const dry = await lb('backup', 'forget', ids[0].slice(0, 8), 'latest', '--dry-run', '--json')
+    expect(dry.out.result.groups[0].remove.map((s: any) => s.id)).to.deep.equal([ids[0], ids[2]])
+    expect(snapshotFiles()).to.have.length(3)
+    const real = await lb('backup', 'forget', ids[0].slice(0, 8), 'latest', '--json')
+    expect(real.code, real.stderr).to.equal(0)
+    expect(real.out.result.removed).to.deep.equal([ids[0], ids[2]])
+    expect((await resticSnapshots()).map((s) => s.id)).to.deep.equal([ids[1]])
+  })
+
   it('tag --add/--remove/--set rewrite snapshots restic reads, with original set once', async () => {
     const a = path.join(dir, 'a')
     const first = await backupAt(a, '2024-03-01 10:00:00', '--tag', 'nightly')

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {forgetSnapshots, withinFromConfig, type ForgetGroup, type ForgetResult} from '../../backup/forget.js'
 import {lockRepository} from '../../backup/lock.js'
@@ -6,6 +6,7 @@ import {parseDuration, parseGroupBy, type ForgetPolicy} from '../../backup/polic
 import {pruneRepository, type PruneResult} from '../../backup/prune.js'
 import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
 import {table} from '../../cli/format.js'
+import {UsageError} from '../../errors.js'
 import {pruneSummary} from './prune.js'
 
 const count = (what: string) => Flags.integer({description: `Keep the newest snapshot of each of the N newest ${what}.`, min: 0, helpGroup: 'POLICY'})
@@ -17,7 +18,12 @@ Without keep flags the policy comes from the config's backup.keep; with no polic
     '<%= config.bin %> backup forget --keep-daily 7 --keep-weekly 4 --dry-run',
     '<%= config.bin %> backup forget --keep-last 3 --keep-tag important --host pi --json',
     '<%= config.bin %> backup forget --keep-within 1m15d --group-by host',
+    '<%= config.bin %> backup forget 4bba301e 77d0c2a1',
   ]
+  static override strict = false
+  static override args = {
+    snapshot: Args.string({description: 'Snapshots to remove (IDs, unique prefixes, or "latest") instead of a policy.', required: false}),
+  }
   static override flags = {
     ...repoFlags,
     'keep-last': Flags.integer({description: 'Keep the N newest snapshots.', min: 0, helpGroup: 'POLICY'}),
@@ -38,13 +44,18 @@ Without keep flags the policy comes from the config's backup.keep; with no polic
 
   async run(): Promise<ForgetResult & {prune?: PruneResult}> {
     const f = this.flags
+    const {argv} = await this.parse(BackupForget)
+    const ids = (argv as string[]).filter(Boolean)
     const groupBy = parseGroupBy(f['group-by'])
-    const policy = await this.policy()
+    const policy = ids.length > 0 ? {} : await this.policy()
+    if (ids.length > 0 && ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within', 'keep-tag'].some((k) => (f as Record<string, unknown>)[k] !== undefined)) {
+      throw new UsageError('give either snapshot IDs or --keep-* rules, not both', {hint: 'run forget twice: once with the IDs, once with the policy'})
+    }
     if (policy.within !== undefined) parseDuration(policy.within) // a usage error before touching the repository
     const repo = await this.openRepo()
     const lock = f['dry-run'] ? undefined : await lockRepository(repo, {exclusive: true})
     try {
-      const result = await forgetSnapshots(repo, {policy, groupBy, dryRun: f['dry-run'], filter: {hosts: f.host, tags: f.tag, paths: f.path}})
+      const result = await forgetSnapshots(repo, {ids, policy, groupBy, dryRun: f['dry-run'], filter: {hosts: f.host, tags: f.tag, paths: f.path}})
       if (!this.jsonEnabled()) this.render(result)
       if (!f.prune || f['dry-run']) return result
       const prune = await pruneRepository(repo, {lockHeld: true})
