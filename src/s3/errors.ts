@@ -66,8 +66,23 @@ export function s3Failure(err: unknown, o: {bucket: string; call: string; action
         cause: err,
       })
     }
-    default:
-      return new LifeboatError(`${o.call} on bucket ${o.bucket} failed: ${detail}`, {code: 'S3_REQUEST_FAILED', where, cause: err})
+    case 'CredentialsProviderError':
+      return new LifeboatError(`no AWS credentials for ${o.call} on bucket ${o.bucket}: ${msg}`, {
+        code: 'AWS_NO_CREDENTIALS',
+        where,
+        hint: 'use --profile NAME (or AWS_PROFILE), or the SDK\'s other sources (environment, SSO, instance role)',
+        cause: err,
+      })
+    default: {
+      const sys = (err as {code?: string} | undefined)?.code
+      const network = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(sys ?? '') || name === 'TimeoutError'
+      return new LifeboatError(`${o.call} on bucket ${o.bucket} failed: ${detail}`, {
+        code: 'S3_REQUEST_FAILED',
+        where,
+        hint: network ? 'the S3 endpoint could not be reached: check the network, --region and AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL' : undefined,
+        cause: err,
+      })
+    }
   }
 }
 
