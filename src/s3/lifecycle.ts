@@ -12,6 +12,7 @@ import {z} from 'zod'
 import {parseYamlWithSchema} from '../config/load.js'
 import {UsageError} from '../errors.js'
 import {isS3Error, s3Call, s3Failure} from './errors.js'
+import {PACK_TAG_KEY} from './layout.js'
 import {TAG_CHARS} from './names.js'
 import {diffFields, type FieldChange} from './diff.js'
 import {type ApplyOptions, verifyAfter} from './verify.js'
@@ -184,8 +185,7 @@ function normalizeInput(r: LifecycleRuleInput): LifecycleRule {
 
 export const COLD_CLASSES = ['GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE'] as const
 export type ColdClass = (typeof COLD_CLASSES)[number]
-/** The tag every pack object carries (set by the S3 repository backend). */
-export const PACK_TAG_KEY = 'lifeboat-pack'
+export {PACK_TAG_KEY} from './layout.js'
 
 export interface BackupRepoPresetOptions {
   /** The repository's prefix in the bucket ('' for a repository at the bucket's root). */
