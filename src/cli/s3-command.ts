@@ -115,4 +115,11 @@ export const lifecycleRuleFlags = {
   'cold-after': Flags.integer({description: 'backup-repo: days after upload before data packs move to cold storage [default: 30].', min: 0, helpGroup: 'RULES'}),
   'cold-class': Flags.string({description: 'backup-repo: the cold storage class [default: GLACIER].', options: ['GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR'], helpGroup: 'RULES'}),
   replace: Flags.boolean({description: 'Remove the bucket\'s rules that the wanted rules do not name (default: keep them).', helpGroup: 'RULES'}),
+  'rule-id': Flags.string({description: 'One rule by flags: its id.', helpGroup: 'RULE BY FLAGS'}),
+  'filter-prefix': Flags.string({description: 'One rule by flags: only keys under this prefix.', helpGroup: 'RULE BY FLAGS'}),
+  tag: Flags.string({description: 'One rule by flags: only objects with this tag, KEY=VALUE (repeatable).', multiple: true, helpGroup: 'RULE BY FLAGS'}),
+  transition: Flags.string({description: 'One rule by flags: DAYS:CLASS, e.g. 30:GLACIER (repeatable).', multiple: true, helpGroup: 'RULE BY FLAGS'}),
+  'expire-days': Flags.integer({description: 'One rule by flags: delete objects this many days after creation.', helpGroup: 'RULE BY FLAGS'}),
+  'noncurrent-expire-days': Flags.integer({description: 'One rule by flags: delete old versions this many days after they became noncurrent.', helpGroup: 'RULE BY FLAGS'}),
+  'abort-uploads-days': Flags.integer({description: 'One rule by flags: abort incomplete multipart uploads after this many days.', helpGroup: 'RULE BY FLAGS'}),
 }

@@ -501,6 +501,65 @@ export interface WantedLifecycleOptions {
   prefix?: string
   coldAfterDays?: number
   coldClass?: string
+  /** One rule given by flags (--rule-id, --filter-prefix, --tag, --transition, …). */
+  rule?: FlagRule
+}
+
+/** A rule from command-line flags; strings as typed (`--tag k=v`, `--transition 30:GLACIER`). */
+export interface FlagRule {
+  id?: string
+  prefix?: string
+  tags?: string[]
+  transitions?: string[]
+  expireDays?: number
+  noncurrentExpireDays?: number
+  abortUploadsDays?: number
+}
+
+function flagRuleGiven(r: FlagRule | undefined): r is FlagRule {
+  return r !== undefined && Object.values(r).some((v) => v !== undefined && !(Array.isArray(v) && v.length === 0))
+}
+
+/** Builds and validates the flags' rule with the same checks as a file; errors name the flag (exit 2). */
+export function ruleFromFlags(f: FlagRule): LifecycleRule {
+  if (!f.id) throw new UsageError('a rule given by flags needs an id: pass --rule-id ID', {code: 'MISSING_FLAG'})
+  const tags: Record<string, string> = {}
+  for (const t of f.tags ?? []) {
+    const i = t.indexOf('=')
+    if (i <= 0) throw new UsageError(`--tag "${t}" is not KEY=VALUE`, {code: 'USAGE'})
+    tags[t.slice(0, i)] = t.slice(i + 1)
+  }
+  const transitions = (f.transitions ?? []).map((t) => {
+    const m = /^(\d+):([A-Za-z_]+)$/.exec(t.trim())
+    if (!m) throw new UsageError(`--transition "${t}" is not DAYS:CLASS (e.g. 30:GLACIER)`, {code: 'USAGE'})
+    return {days: Number(m[1]), storageClass: m[2] as TransitionClass}
+  })
+  const input = clean({
+    id: f.id,
+    prefix: f.prefix,
+    tags: Object.keys(tags).length > 0 ? tags : undefined,
+    transitions: transitions.length > 0 ? transitions : undefined,
+    expiration: f.expireDays === undefined ? undefined : {days: f.expireDays},
+    noncurrentVersionExpiration: f.noncurrentExpireDays === undefined ? undefined : {days: f.noncurrentExpireDays},
+    abortIncompleteMultipartUploadDays: f.abortUploadsDays,
+  })
+  const parsed = ruleSchema.safeParse(input)
+  if (parsed.success) return normalizeInput(parsed.data)
+  const flagOf = (path: PropertyKey[]): string => {
+    const [head, i] = path
+    if (head === 'transitions') return typeof i === 'number' ? `--transition ${f.transitions?.[i]}` : '--transition'
+    const names: Record<string, string> = {
+      id: '--rule-id',
+      prefix: '--filter-prefix',
+      tags: '--tag',
+      expiration: '--expire-days',
+      noncurrentVersionExpiration: '--noncurrent-expire-days',
+      abortIncompleteMultipartUploadDays: '--abort-uploads-days',
+    }
+    return names[String(head)] ?? 'the rule flags'
+  }
+  const lines = parsed.error.issues.map((i) => `${flagOf(i.path)}: ${i.message}`)
+  throw new UsageError(lines.join('; '), {code: 'BAD_RULE', hint: 'see `lifeboat s3 lifecycle apply --help` and docs/s3.md'})
 }
 
 /** The wanted rules: a file, the backup-repo preset, or both (ids must not collide). */
@@ -533,8 +592,16 @@ export async function wantedLifecycle(o: WantedLifecycleOptions): Promise<Lifecy
       rules.push(r)
     }
   }
-  if (o.file === undefined && o.preset === undefined) {
-    throw new UsageError('which rules? pass -f rules.yaml and/or --preset backup-repo --prefix P', {code: 'MISSING_FLAG', hint: 'see docs/s3.md for the rules file format'})
+  if (flagRuleGiven(o.rule)) {
+    const r = ruleFromFlags(o.rule)
+    if (rules.some((x) => x.id === r.id)) throw new UsageError(`--rule-id "${r.id}" is also an id in the file or the preset`, {code: 'DUPLICATE_RULE'})
+    rules.push(r)
+  }
+  if (o.file === undefined && o.preset === undefined && !flagRuleGiven(o.rule)) {
+    throw new UsageError('which rules? pass -f rules.yaml, --preset backup-repo --prefix P, or a rule by flags (--rule-id ID --transition DAYS:CLASS …)', {
+      code: 'MISSING_FLAG',
+      hint: 'see docs/s3.md for the rules file format',
+    })
   }
   return rules
 }

@@ -304,6 +304,34 @@ describe('s3 lifecycle', () => {
     ])
   })
 
+  it('one rule by flags: same shape and the same checks as a file, errors naming the flag', async () => {
+    const base = ['--bucket', 'my-logs', '--rule-id', 'logs', '--filter-prefix', 'logs/', '--tag', 'team=ops']
+    const r = await runCmd(S3LifecycleApply, [...base, '--transition', '30:STANDARD_IA', '--transition', '120:GLACIER', '--expire-days', '400', '--yes', '--json'])
+    expect(r.code, r.stdout).to.equal(0)
+    expect(bucket.puts[0].LifecycleConfiguration.Rules).to.deep.equal([
+      {
+        ID: 'logs',
+        Status: 'Enabled',
+        Filter: {And: {Prefix: 'logs/', Tags: [{Key: 'team', Value: 'ops'}]}},
+        Transitions: [
+          {Days: 30, StorageClass: 'STANDARD_IA'},
+          {Days: 120, StorageClass: 'GLACIER'},
+        ],
+        Expiration: {Days: 400},
+      },
+    ])
+    const early = await runCmd(S3LifecyclePlan, [...base, '--transition', '30:STANDARD_IA', '--transition', '45:GLACIER'])
+    expect(early.code).to.equal(2)
+    expect(early.stderr).to.contain('--transition 45:GLACIER: must be at least 30 days after the transition to STANDARD_IA (day 30)')
+    const abortWithTag = await runCmd(S3LifecyclePlan, [...base, '--abort-uploads-days', '7'])
+    expect(abortWithTag.code).to.equal(2)
+    expect(abortWithTag.stderr).to.contain('--abort-uploads-days: AWS does not allow abortIncompleteMultipartUploadDays in a rule filtered by tags')
+    const noId = await runCmd(S3LifecyclePlan, ['--bucket', 'my-logs', '--transition', '30:GLACIER'])
+    expect(noId.code).to.equal(2)
+    expect(noId.stderr).to.contain('pass --rule-id ID')
+    expect(bucket.puts).to.have.length(1)
+  })
+
   it('show: none configured, then the rules in words; AccessDenied names the permission (exit 1)', async () => {
     const none = await runCmd(S3LifecycleShow, ['--bucket', 'my-backups', '--json'])
     expect(none.json.result).to.deep.include({bucket: 'my-backups', configured: false, rules: []})

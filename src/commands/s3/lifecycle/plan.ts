@@ -7,6 +7,7 @@ Rules in the bucket that the wanted rules do not name are kept, unless --replace
   static override examples = [
     '<%= config.bin %> s3 lifecycle plan --bucket my-backups --preset backup-repo --prefix lifeboat --cold-after 30 --cold-class DEEP_ARCHIVE',
     '<%= config.bin %> s3 lifecycle plan --bucket my-backups -f rules.yaml --json',
+    '<%= config.bin %> s3 lifecycle plan --bucket my-logs --rule-id logs --filter-prefix logs/ --transition 30:STANDARD_IA --transition 120:GLACIER --expire-days 400',
   ]
   static override flags = {...s3Flags, ...lifecycleRuleFlags}
 
@@ -25,6 +26,15 @@ Rules in the bucket that the wanted rules do not name are kept, unless --replace
       prefix: f.prefix,
       coldAfterDays: f['cold-after'],
       coldClass: f['cold-class'],
+      rule: {
+        id: f['rule-id'],
+        prefix: f['filter-prefix'],
+        tags: f.tag,
+        transitions: f.transition,
+        expireDays: f['expire-days'],
+        noncurrentExpireDays: f['noncurrent-expire-days'],
+        abortUploadsDays: f['abort-uploads-days'],
+      },
     })
     const plan = planLifecycle(await readLifecycle(await this.s3(), bucket), wanted, {replace: f.replace})
     for (const w of plan.warnings) this.addWarning(w)
