@@ -220,6 +220,32 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
 }
 
 /**
+ * `ensureReadable`, then throws ColdObjectsPendingError when some keys are still not readable (never with
+ * `wait`). `argv` is the command line as typed after the program name (process.argv.slice(2)); the error
+ * names it with `--wait` added.
+ */
+export async function requireReadable(
+  client: S3Client,
+  bucket: string,
+  keys: string[],
+  opts: EnsureReadableOptions & {argv: string[]; bin?: string},
+): Promise<EnsureReadableResult> {
+  const r = await ensureReadable(client, bucket, keys, opts)
+  if (r.pending.length > 0) {
+    throw new ColdObjectsPendingError({
+      pending: r.pending.length,
+      requested: r.requested.length,
+      tier: opts.tier,
+      estimate: r.estimate,
+      command: waitCommand(opts.argv, {bin: opts.bin, tier: opts.tier}),
+      bucket,
+      notes: r.notes,
+    })
+  }
+  return r
+}
+
+/**
  * Packs a restore or `check --read-data` needs are still in cold storage: exit 1, saying how many, the tier,
  * how long, and the command that waits for them.
  */
@@ -228,14 +254,14 @@ export class ColdObjectsPendingError extends LifeboatError {
   readonly tier: ColdTier
   readonly estimate: string
   readonly command: string
-  constructor(o: {pending: number; tier: ColdTier; estimate: string; command: string; requested?: number; bucket?: string}) {
+  constructor(o: {pending: number; tier: ColdTier; estimate: string; command: string; requested?: number; bucket?: string; notes?: string[]}) {
     const packs = `${o.pending} pack${o.pending === 1 ? '' : 's'}`
     const asked = o.requested === undefined ? 'restores were requested' : `${o.requested} restore${o.requested === 1 ? ' was' : 's were'} requested now`
     super(`${packs} ${o.pending === 1 ? 'is' : 'are'} in cold storage and not readable yet; ${asked} with the ${o.tier} tier (${o.estimate})`, {
       code: 'COLD_OBJECTS_PENDING',
       where: o.bucket === undefined ? undefined : `s3://${o.bucket}`,
       hint: `run this again once they are readable, or let it wait for them: ${o.command}`,
-      details: {pending: o.pending, tier: o.tier, estimate: o.estimate, command: o.command, requested: o.requested},
+      details: {pending: o.pending, tier: o.tier, estimate: o.estimate, command: o.command, requested: o.requested, notes: o.notes ?? []},
     })
     this.pending = o.pending
     this.tier = o.tier

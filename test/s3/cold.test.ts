@@ -2,7 +2,7 @@ import {HeadObjectCommand, RestoreObjectCommand, S3Client} from '@aws-sdk/client
 import {mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 
-import {ColdObjectsPendingError, ensureReadable, parseRestoreHeader, waitCommand, type ColdTier} from '../../src/s3/cold.js'
+import {ColdObjectsPendingError, ensureReadable, parseRestoreHeader, requireReadable, waitCommand, type ColdTier} from '../../src/s3/cold.js'
 import {s3Error} from './helpers.js'
 
 const s3 = mockClient(S3Client)
@@ -195,5 +195,21 @@ describe('s3 cold storage: ensureReadable', () => {
     expect(e.code).to.equal('COLD_OBJECTS_PENDING')
     expect(e.message).to.equal('12 packs are in cold storage and not readable yet; 10 restores were requested now with the Bulk tier (12 objects in GLACIER: 5–12 hours (Bulk retrieval))')
     expect(e.hint).to.equal(`run this again once they are readable, or let it wait for them: ${command}`)
+  })
+
+  it('requireReadable: throws ColdObjectsPendingError with the command to run; returns when all are readable', async () => {
+    b.objects.set('r/data/aa/g', {cls: 'GLACIER'})
+    b.objects.set('r/data/aa/d', {cls: 'DEEP_ARCHIVE'})
+    const argv = ['backup', 'restore', 'latest', '--target', '/srv', '--cold-tier', 'Expedited']
+    const e = await requireReadable(new S3Client({}), 'bk', ['r/data/aa/g', 'r/data/aa/d'], {tier: 'Expedited', wait: false, argv}).catch((error) => error)
+    expect(e).to.be.instanceOf(ColdObjectsPendingError)
+    expect(e.message).to.equal(
+      '2 packs are in cold storage and not readable yet; 2 restores were requested now with the Expedited tier (1 object in GLACIER: 1–5 minutes (Expedited retrieval); 1 object in DEEP_ARCHIVE: within 12 hours (Standard retrieval))',
+    )
+    expect(e.command).to.equal('lifeboat backup restore latest --target /srv --cold-tier Expedited --wait')
+    expect(e.details.notes[0]).to.contain('Expedited retrieval does not exist for Deep Archive')
+    const ok = await requireReadable(new S3Client({}), 'bk', ['r/data/aa/g', 'r/data/aa/d'], {tier: 'Expedited', wait: true, pollMs: 60_000, sleep: b.sleep, argv})
+    expect(ok.pending).to.deep.equal([])
+    expect(b.restores).to.have.length(2)
   })
 })
