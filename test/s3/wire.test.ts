@@ -93,6 +93,17 @@ describe('s3 bucket calls over HTTP (scripted endpoint)', () => {
     }
   })
 
+  it('a bucket in another region (301 PermanentRedirect) names the region to pass', async () => {
+    route = () => ({
+      status: 301,
+      headers: {'x-amz-bucket-region': 'eu-central-1'},
+      body: xmlError('PermanentRedirect', 'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.'),
+    })
+    const error = await readReplication(client, 'my-backups').catch((error_) => error_)
+    expect(error.code).to.equal('S3_WRONG_REGION')
+    expect(error.hint).to.equal('pass --region eu-central-1')
+  })
+
   it('replication: ReplicationConfigurationNotFoundError (404 XML) reads as none', async () => {
     route = () => ({status: 404, body: xmlError('ReplicationConfigurationNotFoundError', 'The replication configuration was not found')})
     expect(await readReplication(client, 'my-backups')).to.deep.equal({bucket: 'my-backups', configured: false, rules: []})
