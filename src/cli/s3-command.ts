@@ -7,7 +7,7 @@ import {describeField, type FieldChange} from '../s3/diff.js'
 import {checkBucketName} from '../s3/names.js'
 import {awsFlags} from './aws-flags.js'
 import {BaseCommand} from './base-command.js'
-import {askConfirm, type PromptPolicy} from './prompt.js'
+import {askConfirm, isCI, type PromptPolicy} from './prompt.js'
 
 /** Flags of every `s3` bucket command. */
 export const s3Flags = {
@@ -81,7 +81,7 @@ export async function confirmTypedName(policy: PromptPolicy, o: {name: string; a
     })
   }
   // --yes is not enough here; prompt only when a person is at a terminal.
-  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && (policy.interactive || policy.reason === '--yes is set')
+  const interactive = policy.interactive || (policy.reason === '--yes is set' && Boolean(process.stdin.isTTY && process.stdout.isTTY) && !isCI())
   if (!interactive) {
     throw new UsageError(`${o.action} cannot be undone and needs the bucket's name: pass --confirm ${o.name} (--yes is not enough)`, {
       code: 'CONFIRMATION_REQUIRED',
