@@ -21,8 +21,7 @@ import S3ReplicationShow from '../../src/commands/s3/replication/show.js'
 import S3VersioningEnable from '../../src/commands/s3/versioning/enable.js'
 import S3VersioningStatus from '../../src/commands/s3/versioning/status.js'
 import S3VersioningSuspend from '../../src/commands/s3/versioning/suspend.js'
-import {isolateEnv} from '../helpers/env.js'
-import {fakeSleep, runCmd, s3Error, scriptEnv} from './helpers.js'
+import {commandTestHooks, runCmd, s3Error} from './helpers.js'
 
 const s3 = mockClient(S3Client)
 const ROLE = 'arn:aws:iam::123456789012:role/s3-replication'
@@ -81,25 +80,12 @@ class FakeS3 {
 }
 
 describe('s3 versioning, replication, object-lock', () => {
-  let env: ReturnType<typeof isolateEnv>
-  let restoreEnv: () => void
-  let sleep: ReturnType<typeof fakeSleep>
   let fake: FakeS3
-  before(() => {
-    env = isolateEnv()
-    restoreEnv = scriptEnv()
-  })
-  after(() => {
-    restoreEnv()
-    env.restore()
-  })
-  beforeEach(() => {
+  const hooks = commandTestHooks(() => {
     s3.reset()
     fake = new FakeS3()
     fake.install()
-    sleep = fakeSleep()
   })
-  afterEach(() => sleep.restore())
 
   describe('versioning', () => {
     it('status of a never-versioned bucket is Unversioned', async () => {
@@ -142,7 +128,7 @@ describe('s3 versioning, replication, object-lock', () => {
       expect(r.code).to.equal(1)
       expect(r.json.error.code).to.equal('S3_VERIFY_FAILED')
       expect(r.json.error.message).to.contain('versioning: expected Enabled, found Unversioned')
-      expect(sleep.calls).to.have.length(4)
+      expect(hooks.sleeps()).to.have.length(4)
     })
   })
 

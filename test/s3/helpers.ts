@@ -2,7 +2,7 @@ import {S3ServiceException} from '@aws-sdk/client-s3'
 import {captureOutput} from '@oclif/test'
 
 import {s3Runtime} from '../../src/cli/s3-command.js'
-import {ROOT} from '../helpers/env.js'
+import {isolateEnv, ROOT} from '../helpers/env.js'
 
 /** An S3 error shaped as the SDK throws it for an S3 error response. */
 export function s3Error(name: string, status: number, message = name): S3ServiceException {
@@ -57,4 +57,28 @@ export function scriptEnv(): () => void {
       else process.env[k] = v
     }
   }
+}
+
+/**
+ * Mocha hooks of the command tests: an isolated HOME/XDG, script mode (no prompts), and per test `fresh()`
+ * (reset mocks, install fakes) and a fake sleep. Returns accessors for the temp dir and the sleeps.
+ */
+export function commandTestHooks(fresh: () => void): {dir: () => string; sleeps: () => number[]} {
+  let env: ReturnType<typeof isolateEnv>
+  let restoreEnv: () => void
+  let sleep: ReturnType<typeof fakeSleep>
+  before(() => {
+    env = isolateEnv()
+    restoreEnv = scriptEnv()
+  })
+  after(() => {
+    restoreEnv()
+    env.restore()
+  })
+  beforeEach(() => {
+    fresh()
+    sleep = fakeSleep()
+  })
+  afterEach(() => sleep.restore())
+  return {dir: () => env.dir, sleeps: () => sleep.calls}
 }

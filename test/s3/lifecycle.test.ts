@@ -14,8 +14,7 @@ import S3LifecycleApply from '../../src/commands/s3/lifecycle/apply.js'
 import S3LifecyclePlan from '../../src/commands/s3/lifecycle/plan.js'
 import S3LifecycleRemove from '../../src/commands/s3/lifecycle/remove.js'
 import S3LifecycleShow from '../../src/commands/s3/lifecycle/show.js'
-import {isolateEnv} from '../helpers/env.js'
-import {fakeSleep, runCmd, s3Error, scriptEnv} from './helpers.js'
+import {commandTestHooks, runCmd, s3Error} from './helpers.js'
 
 const s3 = mockClient(S3Client)
 
@@ -67,25 +66,12 @@ function ruleMatches(rule: LifecycleRule, key: string, tags: Record<string, stri
 const PRESET = ['--bucket', 'my-backups', '--preset', 'backup-repo', '--prefix', 'hosts/pi', '--cold-after', '30', '--cold-class', 'DEEP_ARCHIVE']
 
 describe('s3 lifecycle', () => {
-  let env: ReturnType<typeof isolateEnv>
-  let restoreEnv: () => void
-  let sleep: ReturnType<typeof fakeSleep>
   let bucket: FakeBucket
-  before(() => {
-    env = isolateEnv()
-    restoreEnv = scriptEnv()
-  })
-  after(() => {
-    restoreEnv()
-    env.restore()
-  })
-  beforeEach(() => {
+  const hooks = commandTestHooks(() => {
     s3.reset()
     bucket = new FakeBucket()
     bucket.install()
-    sleep = fakeSleep()
   })
-  afterEach(() => sleep.restore())
 
   it('backup-repo preset: writes exactly the data-pack transition (prefix AND tag) and the multipart abort, then verifies', async () => {
     const r = await runCmd(S3LifecycleApply, [...PRESET, '--yes', '--json'])
@@ -179,7 +165,7 @@ describe('s3 lifecycle', () => {
 
   it('--replace with no wanted rule left deletes the configuration instead of writing an empty one', async () => {
     bucket.rules = [{ID: 'old', Status: 'Enabled', Filter: {Prefix: 'x/'}, Expiration: {Days: 9}}]
-    const file = path.join(env.dir, 'empty.yaml')
+    const file = path.join(hooks.dir(), 'empty.yaml')
     fs.writeFileSync(file, 'rules: []\n')
     const r = await runCmd(S3LifecycleApply, ['--bucket', 'my-backups', '-f', file, '--replace', '--yes', '--json'])
     expect(r.code, r.stdout).to.equal(0)
@@ -193,7 +179,7 @@ describe('s3 lifecycle', () => {
     const ok = await runCmd(S3LifecycleApply, [...PRESET, '--yes', '--json'])
     expect(ok.code).to.equal(0)
     expect(ok.json.result.applied.verifyReads).to.equal(2)
-    expect(sleep.calls).to.have.length(1)
+    expect(hooks.sleeps()).to.have.length(1)
 
     // A server that drops the tag condition from And filters would move tree packs and everything else too.
     s3.reset()
@@ -221,7 +207,7 @@ describe('s3 lifecycle', () => {
   })
 
   it('rules files: every broken rule is reported at file:line (exit 2) and nothing is read or written', async () => {
-    const file = path.join(env.dir, 'rules.yaml')
+    const file = path.join(hooks.dir(), 'rules.yaml')
     const text = [
       'rules:', //                                   1
       '  - id: to-ia', //                            2
@@ -265,7 +251,7 @@ describe('s3 lifecycle', () => {
   })
 
   it('a valid rules file: transitions, expiration, noncurrent versions map to the AWS shape', async () => {
-    const file = path.join(env.dir, 'good.yaml')
+    const file = path.join(hooks.dir(), 'good.yaml')
     fs.writeFileSync(
       file,
       `rules:
