@@ -27,7 +27,7 @@ import {lockRepository, type RepositoryLock} from './lock.js'
 import {HEADER_LENGTH_SIZE} from './pack.js'
 import type {Repository} from './repository.js'
 import {decodeTree} from './tree.js'
-import type {BlobType, IndexPackEntry, ProgressListener, TreeNode} from './types.js'
+import type {BlobType, ColdReadOptions, IndexPackEntry, ProgressListener, TreeNode} from './types.js'
 import type {CheckJob, CheckJobResult, CheckWorkerInit} from './workers/check-worker.js'
 
 /** Packs downloading or queued per check worker when the repository is remote (S3). */
@@ -43,6 +43,8 @@ export interface CheckOptions {
   onEvent?: ProgressListener
   /** Do not take the (non-exclusive) repository lock. */
   noLock?: boolean
+  /** Packs in cold storage (S3 Glacier / Deep Archive): restore tier, wait or not. */
+  cold?: ColdReadOptions
 }
 
 export type CheckErrorKind = 'pack' | 'index' | 'tree' | 'snapshot' | 'blob'
@@ -442,6 +444,9 @@ class Checker {
     const selected = this.subsetSpec ? selectSubset(candidates, this.subsetSpec) : new Set(candidates)
     let totalBytes = 0
     for (const id of selected) totalBytes += packSizes.get(id) ?? 0
+    if (this.repo.backend.prepareRead && selected.size > 0) {
+      await this.repo.backend.prepareRead([...selected], this.o.cold ?? {tier: 'Standard', wait: false, argv: []})
+    }
     this.emit({kind: 'start', phase: 'read-data', totalFiles: selected.size, totalBytes})
     if (selected.size === 0) {
       this.emit({kind: 'done', phase: 'read-data'})

@@ -29,7 +29,7 @@ import {ExcludeMatcher} from './exclude.js'
 import {createSpecial, parseGoTime, restoreNodeMetadata, unixPermissions, utimesSeconds} from './node.js'
 import type {Repository} from './repository.js'
 import {decodeTree, nodeNameBytes} from './tree.js'
-import type {ProgressListener, Snapshot, TreeNode} from './types.js'
+import type {ColdReadOptions, ProgressListener, Snapshot, TreeNode} from './types.js'
 import type {JobBlob, JobFile, PackJob, RestoreFromWorker, RestoreWorkerInit, VerifyJob} from './workers/restore-worker.js'
 import {startWorker} from './workers/start.js'
 
@@ -47,6 +47,8 @@ export interface RestoreOptions {
   /** Worker threads (default: the number of CPUs, at most 4). */
   workers?: number
   onEvent?: ProgressListener
+  /** Packs in cold storage (S3 Glacier / Deep Archive): restore tier, wait or not. */
+  cold?: ColdReadOptions
 }
 
 export interface RestoreProblem {
@@ -425,6 +427,22 @@ export async function restoreSnapshot(repo: Repository, o: RestoreOptions): Prom
       }
     }
     level = next
+  }
+
+  // Packs in cold storage (S3 Glacier / Deep Archive) are made readable before anything is written.
+  if (repo.backend.prepareRead) {
+    const packs = new Set<string>()
+    for (const f of files) {
+      if (f.linkTo) continue
+      for (const id of f.node.content ?? []) {
+        const loc = repo.index.lookup('data', id)
+        if (loc) packs.add(loc.packId)
+      }
+    }
+    if (packs.size > 0) {
+      const notes = await repo.backend.prepareRead([...packs], o.cold ?? {tier: 'Standard', wait: false, argv: []})
+      for (const n of notes) warnings.push({path: '', message: n})
+    }
   }
 
   // ------------------------------------------------------------------ 2. folders and special files

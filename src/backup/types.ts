@@ -6,6 +6,15 @@
 /** A blob is a chunk of file data or a serialized tree. */
 export type BlobType = 'data' | 'tree'
 
+/** How a restore or check --read-data treats packs in cold storage. */
+export interface ColdReadOptions {
+  tier: 'Expedited' | 'Standard' | 'Bulk'
+  wait: boolean
+  /** The command line to repeat with --wait, for the error message. */
+  argv: string[]
+  onProgress?: (p: {ready: number; pending: number; total: number}) => void
+}
+
 /** Kinds of files a backend stores (restic's layout). */
 export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock'
 
@@ -37,6 +46,12 @@ export interface Backend {
    * Backends without it are local folders: workers write their packs into them directly.
    */
   saveFile?(h: FileHandle, file: string, size: number, opts?: {packType?: BlobType; md5?: string}): Promise<void>
+  /**
+   * Remote backends with cold storage only: makes sure the given packs can be read (asks S3 to restore
+   * those in Glacier / Deep Archive, and waits when `wait` is set); throws a clear error naming the command to
+   * run later when they are not ready. Returns notes for the user.
+   */
+  prepareRead?(packIds: string[], opts: ColdReadOptions): Promise<string[]>
   /** Objects (of those given) that cannot be deleted yet because of object-lock retention. */
   retained?(handles: FileHandle[]): Promise<Array<{handle: FileHandle; until: Date; mode?: string}>>
   /** Reads the whole file, or `length` bytes from `offset` when given. */

@@ -2,6 +2,7 @@ import {Command, Flags} from '@oclif/core'
 
 import {type BackendOptions, initRepository, openRepository, resolveLocation, resolvePassword, type RepositoryLocation} from '../backup/open.js'
 import type {Repository} from '../backup/repository.js'
+import type {ColdReadOptions} from '../backup/types.js'
 import type {LifeboatConfig} from '../config/schema.js'
 import {awsFlags} from './aws-flags.js'
 import {BaseCommand} from './base-command.js'
@@ -23,6 +24,32 @@ export const repoFlags = {
   's3-sse': Flags.string({description: 'S3: server-side encryption.', options: ['aws:kms', 'AES256'], helpGroup: 'S3'}),
   's3-kms-key': Flags.string({description: 'S3: KMS key ID or ARN for --s3-sse aws:kms.', helpGroup: 'S3'}),
   cacert: Flags.string({description: 'S3: extra CA certificate (PEM) to trust for the endpoint (NODE_EXTRA_CA_CERTS works too).', helpGroup: 'S3'}),
+}
+
+/** Flags of the commands that read packs (restore, check --read-data): what to do about packs in cold storage. */
+export const coldFlags = {
+  'cold-tier': Flags.string({
+    description: 'S3: retrieval tier for packs in Glacier / Deep Archive (Expedited: minutes, not for Deep Archive; Standard: hours; Bulk: cheapest).',
+    options: ['Expedited', 'Standard', 'Bulk'],
+    default: 'Standard',
+    helpGroup: 'S3',
+  }),
+  wait: Flags.boolean({description: 'S3: wait until packs in cold storage are restored and readable (else exit 1, saying when to run again).', helpGroup: 'S3'}),
+}
+
+/** The cold-storage options of a command with coldFlags; progress of a wait goes to stderr. */
+export function coldOptionsFrom(f: {'cold-tier'?: string; wait?: boolean}, log: (msg: string) => void): ColdReadOptions {
+  let last = ''
+  return {
+    tier: (f['cold-tier'] ?? 'Standard') as ColdReadOptions['tier'],
+    wait: Boolean(f.wait),
+    argv: process.argv.slice(2),
+    onProgress: (p) => {
+      const line = `cold storage: ${p.ready}/${p.total} packs readable, ${p.pending} being restored`
+      if (line !== last) log(line)
+      last = line
+    },
+  }
 }
 
 type RepoFlagValues = {

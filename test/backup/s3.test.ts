@@ -35,6 +35,7 @@ describe('S3 repositories against s3rver over real HTTP @integration', function 
   let cert: {cert: string; key: string}
   let pwFile: string
   let src: string
+  let proxyCold: FaultProxy | undefined
   const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
     ...S3RVER_ENV,
     LIFEBOAT_PASSWORD: '',
@@ -61,6 +62,7 @@ describe('S3 repositories against s3rver over real HTTP @integration', function 
   })
 
   after(async () => {
+    await proxyCold?.stop()
     await tlsServer?.stop()
     await plainServer?.stop()
     if (dir) await removeTree(dir)
@@ -199,6 +201,77 @@ describe('S3 repositories against s3rver over real HTTP @integration', function 
       expect(e.error.message).to.match(/object-lock retention \(GOVERNANCE\).*nothing was changed/)
       expect(objectsUnder(path.join(plainServer.dir, 'locked'))).to.deep.equal(before)
     })
+  })
+
+  it('restore of data packs in Glacier: without --wait exit 1 naming the command to run; with --wait RestoreObject, then restored files', async () => {
+    // The proxy plays S3's cold storage in front of s3rver: data packs (tagged lifeboat-pack=data on upload) are
+    // listed as GLACIER, unreadable (403 InvalidObjectState) until a RestoreObject and two polls later.
+    const state = new Map<string, 'archived' | 'ongoing' | 'done'>()
+    const polls = new Map<string, number>()
+    let restoreRequests = 0
+    const isCold = (key: string) => state.has(key) && state.get(key) !== 'done'
+    proxyCold = await startFaultProxy(plainServer.port, {
+      respond: (req) => {
+        const key = decodeURIComponent((req.url ?? '').split('?')[0])
+        if (req.method === 'POST' && /[?&]restore/.test(req.url ?? '') && state.has(key)) {
+          restoreRequests++
+          if (state.get(key) === 'archived') state.set(key, 'ongoing')
+          return {status: 202, body: ''}
+        }
+        if (req.method === 'GET' && !(req.url ?? '').includes('?list-type') && isCold(key)) {
+          return {status: 403, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidObjectState</Code><Message>The operation is not valid for the object\'s storage class</Message></Error>'}
+        }
+        return undefined
+      },
+      extraHeaders: (req) => {
+        const key = decodeURIComponent((req.url ?? '').split('?')[0])
+        if (req.method !== 'HEAD' || !state.has(key)) return undefined
+        const st = state.get(key)!
+        if (st === 'ongoing') {
+          const n = (polls.get(key) ?? 0) + 1
+          polls.set(key, n)
+          if (n >= 2) state.set(key, 'done')
+        }
+        const now = state.get(key)
+        return {
+          'x-amz-storage-class': 'GLACIER',
+          ...(now === 'archived' ? {} : {'x-amz-restore': now === 'done' ? 'ongoing-request="false", expiry-date="Fri, 01 Jan 2027 00:00:00 GMT"' : 'ongoing-request="true"'}),
+        }
+      },
+      rewrite: (req) =>
+        req.method === 'GET' && (req.url ?? '').includes('list-type=2')
+          ? (body) =>
+              body.replace(/<Contents>([\s\S]*?)<\/Contents>/g, (m, inner: string) => {
+                const k = /<Key>([^<]+)<\/Key>/.exec(inner)?.[1]
+                return k && state.has(`/cold/${k}`) ? m.replace(/<StorageClass>[^<]*<\/StorageClass>/, '<StorageClass>GLACIER</StorageClass>') : m
+              })
+          : undefined,
+    })
+    const repo = `s3:${proxyCold.url}/cold/repo`
+    const common = ['-r', repo, '--password-file', pwFile]
+    expect((await lifeboat(['backup', 'init', ...common], env())).code).to.equal(0)
+    expect((await lifeboat(['backup', 'run', src, ...common], env())).code).to.equal(0)
+    for (const [key, tag] of proxyCold.tagging) if (tag === 'lifeboat-pack=data') state.set(key, 'archived')
+    expect(state.size).to.be.greaterThan(0)
+
+    // Snapshots, ls and check without --read-data need no cold object.
+    expect((await lifeboat(['backup', 'ls', 'latest', ...common], env())).code).to.equal(0)
+    expect((await lifeboat(['backup', 'check', ...common], env())).code).to.equal(0)
+
+    const target = path.join(dir, 'cold-restore')
+    const first = await lifeboat(['backup', 'restore', 'latest', '--target', target, '--cold-tier', 'Bulk', ...common, '--json'], env())
+    expect(first.code).to.equal(1)
+    const err = envelope(first.stdout).error
+    expect(err.message).to.match(new RegExp(`${state.size} .*pack`))
+    expect(err.message + (err.hint ?? '')).to.match(/Bulk/)
+    expect(err.hint ?? err.message).to.match(/--wait/)
+    expect(restoreRequests).to.equal(state.size)
+    expect(fs.existsSync(path.join(target, src, 'bulk.bin'))).to.equal(false)
+
+    const second = await lifeboat(['backup', 'restore', 'latest', '--target', target, '--cold-tier', 'Bulk', '--wait', ...common], env({LIFEBOAT_S3_COLD_POLL_MS: '50'}))
+    expect(second.code, second.stderr).to.equal(0)
+    expect(second.stderr).to.match(/cold storage: \d+\/\d+ packs readable/)
+    expect(compareTrees(src, path.join(target, src))).to.deep.equal([])
   })
 
   it('uploads a large file in parts (multipart, Content-MD5 per part) and reads ranges back exactly', async () => {

@@ -66,6 +66,8 @@ export interface FaultPlan {
   outage?: boolean
   /** Headers to add to responses of matching requests (e.g. object-lock emulation). */
   extraHeaders?: (req: http.IncomingMessage) => Record<string, string> | undefined
+  /** Rewrites the upstream response body of matching requests (e.g. storage classes in a listing). */
+  rewrite?: (req: http.IncomingMessage) => ((body: string) => string) | undefined
   /** A full response for matching requests (e.g. GetObjectLockConfiguration). */
   respond?: (req: http.IncomingMessage) => {status: number; body: string; headers?: Record<string, string>} | undefined
 }
@@ -145,6 +147,17 @@ export async function startFaultProxy(upstreamPort: number, plan: FaultPlan, see
     const forward = () => {
       const up = http.request({host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers}, (ur) => {
         const extra = p.extraHeaders?.(req) ?? {}
+        const rw = p.rewrite?.(req)
+        if (rw) {
+          const chunks: Buffer[] = []
+          ur.on('data', (c: Buffer) => chunks.push(c))
+          ur.on('end', () => {
+            const body = Buffer.from(rw(Buffer.concat(chunks).toString('utf8')))
+            res.writeHead(ur.statusCode ?? 502, {...ur.headers, ...extra, 'content-length': String(body.length)})
+            res.end(body)
+          })
+          return
+        }
         res.writeHead(ur.statusCode ?? 502, {...ur.headers, ...extra})
         if (reset) {
           // Cut the response in the middle of its body.

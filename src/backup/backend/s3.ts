@@ -42,7 +42,8 @@ import {NodeHttpHandler} from '@smithy/node-http-handler'
 
 import {LifeboatError, UsageError} from '../../errors.js'
 import {NotFoundError, RepositoryExistsError} from '../errors.js'
-import type {Backend, BlobType, FileHandle, FileInfo, FileType} from '../types.js'
+import {requireReadable} from '../../s3/cold.js'
+import type {Backend, BlobType, ColdReadOptions, FileHandle, FileInfo, FileType} from '../types.js'
 
 const DIRS: Record<Exclude<FileType, 'config'>, string> = {key: 'keys', pack: 'data', index: 'index', snapshot: 'snapshots', lock: 'locks'}
 const NAME_RE = /^[0-9a-f]{64}$/
@@ -431,6 +432,30 @@ export class S3Backend implements Backend {
   async remove(h: FileHandle): Promise<void> {
     if (!(await this.exists(h))) throw new NotFoundError(this.describe(h), this.location)
     await this.call(`removal of ${this.describe(h)}`, () => this.client.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.key(h)})))
+  }
+
+  /**
+   * Packs in an archive storage class (from the listing, one request per 1000 objects) are checked and, when
+   * needed, restored through RestoreObject; the rest are readable as they are.
+   */
+  async prepareRead(packIds: string[], opts: ColdReadOptions): Promise<string[]> {
+    const want = new Set(packIds)
+    const cold = (await this.list('pack')).filter((f) => want.has(f.name) && f.storageClass && (COLD_CLASSES.has(f.storageClass) || f.storageClass === 'INTELLIGENT_TIERING'))
+    if (cold.length === 0) return []
+    const r = await requireReadable(
+      this.client,
+      this.bucket,
+      cold.map((f) => this.key({type: 'pack', name: f.name})),
+      {
+        tier: opts.tier,
+        wait: opts.wait,
+        argv: opts.argv,
+        onProgress: opts.onProgress,
+        // Tests shorten the poll interval; by default it depends on the tier (minutes to hours).
+        ...(Number(process.env.LIFEBOAT_S3_COLD_POLL_MS) > 0 ? {pollMs: Number(process.env.LIFEBOAT_S3_COLD_POLL_MS)} : {}),
+      },
+    )
+    return r.notes
   }
 
   /** The bucket's default object-lock retention, if it has one. */

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {checkRepository, type CheckResult} from '../../backup/checker.js'
-import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
+import {BackupCommand, coldFlags, coldOptionsFrom, repoFlags} from '../../cli/backup-command.js'
 import {renderMode, withProgress} from '../../cli/progress.js'
 import {ExitCode} from '../../errors.js'
 import {formatBytes, formatDuration} from '../../progress.js'
@@ -18,6 +18,7 @@ the snapshot files it affects, and the exit code is 1.`
   ]
   static override flags = {
     ...repoFlags,
+    ...coldFlags,
     'read-data': Flags.boolean({description: 'Read and verify all data.', exclusive: ['read-data-subset']}),
     'read-data-subset': Flags.string({description: 'Read and verify a subset of the packs: n/t or x%.'}),
   }
@@ -31,7 +32,8 @@ the snapshot files it affects, and the exit code is 1.`
     let result: CheckResult
     try {
       result = await withProgress('check', {mode: renderMode({json: this.jsonEnabled()})}, (onEvent) =>
-        checkRepository(repo, {readData: this.flags['read-data'], readDataSubset: subset, onEvent}),
+        checkRepository(repo, {
+            readData: this.flags['read-data'], readDataSubset: subset, onEvent, cold: coldOptionsFrom(this.flags, (m) => this.info(m))}),
       )
     } finally {
       await repo.close()

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {lockRepository} from '../../backup/lock.js'
 import {restoreSnapshot, type RestoreResult} from '../../backup/restorer.js'
-import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
+import {BackupCommand, coldFlags, coldOptionsFrom, repoFlags} from '../../cli/backup-command.js'
 import {renderMode, withProgress} from '../../cli/progress.js'
 import {ExitCode} from '../../errors.js'
 import {formatBytes, formatDuration} from '../../progress.js'
@@ -19,6 +19,7 @@ Damaged data is reported with the files it affects (exit 1) while everything els
   static override args = {snapshot: Args.string({description: 'snapshot ID (unique prefix), "latest", optionally followed by :SUBFOLDER', required: true})}
   static override flags = {
     ...repoFlags,
+    ...coldFlags,
     target: Flags.string({char: 't', description: 'Folder to restore into (created if needed).', required: true}),
     include: Flags.string({char: 'i', description: 'Restore only paths matching a pattern (repeatable).', multiple: true}),
     exclude: Flags.string({char: 'e', description: 'Do not restore paths matching a pattern (repeatable).', multiple: true}),
@@ -38,6 +39,7 @@ Damaged data is reported with the files it affects (exit 1) while everything els
         this.info(`restoring snapshot ${snapshot.id.slice(0, 8)} of ${snapshot.snapshot.paths.join(', ')} to ${this.flags.target}`)
         result = await withProgress(`restore ${snapshot.id.slice(0, 8)}`, {mode: renderMode({json: this.jsonEnabled()})}, (onEvent) =>
           restoreSnapshot(repo, {
+            cold: coldOptionsFrom(this.flags, (m) => this.info(m)),
             snapshot,
             target: this.flags.target,
             include: this.flags.include,
