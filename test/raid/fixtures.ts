@@ -1,6 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
+import type {ArrayStatus} from '../../src/raid/engine.js'
+import {parseDetail} from '../../src/raid/md/detail.js'
+import {parseMdstat} from '../../src/raid/md/mdstat.js'
+import {buildMdStatus} from '../../src/raid/md/status.js'
+import type {MdSysfs} from '../../src/raid/md/sysfs.js'
 import {ROOT} from '../helpers/env.js'
 
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'raid')
@@ -28,4 +33,9 @@ export function btrfsBlock(log: string, command: string, n = 0): string {
     return out.join('\n')
   }
   throw new Error(`no "${command}" #${n} in ${log}`)
+}
+
+/** An md ArrayStatus from captured files: mdstat number, detail number, optional sysfs values. */
+export function mdFrom(mdstat: string, detail?: string, sysfs?: MdSysfs, arrayIndex = 0): ArrayStatus {
+  return buildMdStatus({mdstat: parseMdstat(md(mdstat)).arrays[arrayIndex], detail: detail ? parseDetail(md(detail)) : undefined, sysfs})
 }

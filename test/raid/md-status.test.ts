@@ -1,17 +1,12 @@
 import {expect} from 'chai'
 
 import type {ArrayStatus} from '../../src/raid/engine.js'
-import {parseDetail, parseDetailExport} from '../../src/raid/md/detail.js'
+import {parseDetailExport} from '../../src/raid/md/detail.js'
 import {parseMdstat} from '../../src/raid/md/mdstat.js'
 import {buildMdStatus} from '../../src/raid/md/status.js'
 import {parseSysfsDump, type MdSysfs} from '../../src/raid/md/sysfs.js'
 import {renderStatus} from '../../src/raid/status-view.js'
-import {md} from './fixtures.js'
-
-/** An md ArrayStatus from captured files: mdstat number, detail number, optional sysfs dump/extra. */
-export function mdFrom(mdstat: string, detail?: string, sysfs?: MdSysfs, arrayIndex = 0): ArrayStatus {
-  return buildMdStatus({mdstat: parseMdstat(md(mdstat)).arrays[arrayIndex], detail: detail ? parseDetail(md(detail)) : undefined, sysfs})
-}
+import {md, mdFrom} from './fixtures.js'
 
 const roles = (s: ArrayStatus) => s.members.map((m) => `${m.device}:${m.role}`)
 
