@@ -152,6 +152,44 @@ describe('md engine against a fake kernel built from the captured states', () =>
     expect(fake.calls).to.deep.equal([])
   })
 
+  it('replace after the old disk was already removed: only adds the new disk to rebuild', async () => {
+    fake.put('proc/mdstat', md('26'))
+    fake.put('sys/block/md0/md/degraded', '1\n')
+    fs.rmSync(path.join(root, 'sys/block/md0/md/dev-vdb'), {recursive: true})
+    fake.detail = md('27')
+    fake.put('sys/class/block/vde/size', String(200 * 1024 * 2))
+    await eng.replace('fixture', '/dev/vdb', '/dev/vde')
+    expect(fake.calls).to.deep.equal([['/dev/md0', '--add', '/dev/vde']])
+  })
+
+  it('nested arrays: the mirror of two stripes lists as one array with its children', async () => {
+    fake.put(
+      'proc/mdstat',
+      [
+        'Personalities : [raid0] [raid1]',
+        'md3 : active raid1 md2[1] md1[0]',
+        '      126976 blocks super 1.2 [2/2] [UU]',
+        '',
+        'md2 : active raid0 vdd[1] vdc[0]',
+        '      126976 blocks super 1.2 512k chunks',
+        '',
+        'md1 : active raid0 vdb[1] vda[0]',
+        '      126976 blocks super 1.2 512k chunks',
+        '',
+        'unused devices: <none>',
+      ].join('\n'),
+    )
+    fs.rmSync(path.join(root, 'sys'), {recursive: true})
+    fake.detail = ''
+    const list = await eng.list()
+    expect(list.map((a) => a.device)).to.deep.equal(['/dev/md3'])
+    expect(list[0].children!.map((c) => [c.device, c.level])).to.deep.equal([
+      ['/dev/md2', 'raid0'],
+      ['/dev/md1', 'raid0'],
+    ])
+    expect((await eng.status('md1')).level).to.equal('raid0')
+  })
+
   it('check and repair through sync_action; cancel writes idle; a busy array is refused', async () => {
     const action = () => fs.readFileSync(path.join(root, 'sys/block/md0/md/sync_action'), 'utf8').trim()
     await eng.scrubStart('fixture')
