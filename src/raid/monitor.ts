@@ -110,6 +110,11 @@ export interface MonitorOptions {
   signal?: AbortSignal
   /** Stop after this many polls (tests). */
   maxPolls?: number
+  /**
+   * A poll that failed (a tool timed out, a disk hung). Without it the error ends the monitor; with it the
+   * monitor reports and keeps going (the arrays keep their last known state).
+   */
+  onError?: (error: unknown) => void
 }
 
 /** Polls until `once`, `maxPolls` or the signal stops it; returns every event emitted. */
@@ -119,7 +124,16 @@ export async function monitor(opts: MonitorOptions): Promise<RaidEvent[]> {
   const seen = new Map<string, ArrayStatus>()
   const all: RaidEvent[] = []
   for (let poll = 1; ; poll++) {
-    const arrays = await opts.list()
+    let arrays: ArrayStatus[]
+    try {
+      arrays = await opts.list()
+    } catch (error) {
+      if (!opts.onError || opts.once) throw error
+      opts.onError(error)
+      if ((opts.maxPolls !== undefined && poll >= opts.maxPolls) || opts.signal?.aborted) return all
+      await sleep(opts.intervalMs)
+      continue
+    }
     const t = now()
     const curKeys = new Set<string>()
     const events: RaidEvent[] = []

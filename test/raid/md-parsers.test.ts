@@ -87,6 +87,11 @@ describe('md parsers on captured mdadm 4.2 / kernel 6.1 output', () => {
       expect(buildMdStatus({mdstat: b}).members.find((m) => m.device === '/dev/sdd')!.role).to.equal('faulty')
     })
 
+    it('raid10 over 4 disks prints "512K chunks 2 near-copies"', () => {
+      const a = one('md2 : active raid10 sdd[3] sdc[2] sdb[1] sda[0]\n      1953260544 blocks super 1.2 512K chunks 2 near-copies [4/4] [UUUU]\n')
+      expect(a).to.include({chunkKiB: 512, raidDisks: 4, map: 'UUUU'})
+    })
+
     it('an empty mdstat has no arrays', () => {
       expect(parseMdstat(md('05')).arrays).to.deep.equal([])
     })

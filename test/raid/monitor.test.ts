@@ -105,6 +105,20 @@ describe('raid monitor events from a sequence of statuses', () => {
     expect(events[1]).to.deep.equal([{event: 'Fail', device: '/dev/md0'}])
   })
 
+  it('a failed look is reported and the monitor keeps going with the last known state', async () => {
+    const errors: unknown[] = []
+    const events: string[] = []
+    let i = 0
+    const seq = [() => [mdFrom('13', '14')], () => {
+      throw new Error('mdadm timed out')
+    }, () => [mdFrom('22', '23')]]
+    await monitor({list: async () => seq[i++](), intervalMs: 1, maxPolls: 3, sleep: async () => {}, onError: (e) => errors.push(e), onEvent: (e) => {
+      events.push(e.event)
+    }})
+    expect(errors.map((e) => (e as Error).message)).to.deep.equal(['mdadm timed out'])
+    expect(events).to.deep.equal(['DegradedArray', 'Fail'])
+  })
+
   it('--once stops after one look', async () => {
     let polls = 0
     const ev = await monitor({
