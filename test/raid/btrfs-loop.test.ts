@@ -83,7 +83,7 @@ describe('btrfs raid1 on loop devices through the CLI @integration', function ()
     const r = await cli(['raid', 'status', label])
     expect(r.code, r.stderr).to.equal(0)
     expect(r.env.ok).to.equal(true)
-    expect(r.env.result.arrays[0]).to.deep.include({name: label, health: 'healthy'})
+    expect(r.env.result.arrays[0]).to.deep.include({name: label, health: 'healthy', level: 'RAID1'})
     expect(r.env.result.arrays[0].members.map((m: any) => m.device)).to.have.members([a, b])
   })
 
