@@ -207,6 +207,21 @@ describe('md engine against a fake kernel built from the captured states', () =>
     expect(action()).to.equal('repair')
   })
 
+  it('a check is refused on a degraded array, and sync_action is left alone', async () => {
+    fake.put('proc/mdstat', md('22'))
+    fake.put('sys/block/md0/md/degraded', '1\n')
+    fake.dev('vdb', 'faulty', 'none')
+    fake.detail = md('23')
+    let err: any
+    try {
+      await eng.scrubStart('fixture')
+    } catch (error) {
+      err = error
+    }
+    expect(err).to.include({code: 'ARRAY_NOT_HEALTHY', exitCode: 2})
+    expect(fs.readFileSync(path.join(root, 'sys/block/md0/md/sync_action'), 'utf8').trim()).to.equal('idle')
+  })
+
   it('create commands: explicit --run --metadata=1.2 --bitmap, chunk, spares, next free md number', () => {
     expect(eng.createCommands({name: 'data', level: '5', devices: ['/dev/sdb', '/dev/sdc', '/dev/sdd'], spares: ['/dev/sde'], chunkKiB: 512, wipe: true})).to.deep.equal([
       ['wipefs', '-a', '/dev/sdb'],

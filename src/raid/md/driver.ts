@@ -259,7 +259,10 @@ export class MdEngine implements RaidEngine {
       throw new UsageError(`${st.name} is busy (${sys.syncAction}); a check can start once it is idle`, {code: 'ARRAY_BUSY', where: st.device})
     }
     if (st.level === 'raid0' || st.level === 'linear') throw new UsageError(`${st.name} is ${st.level}: there is no redundancy to check`, {code: 'NO_REDUNDANCY'})
-    writeMdSysfs(this.root, k, 'sync_action', opts.repair ? 'repair' : 'check')
+    if (st.health !== 'healthy') {
+      throw new UsageError(`${st.name} is ${st.health}: md can only check an array with all members in sync`, {code: 'ARRAY_NOT_HEALTHY', hint: 'replace the missing disk first (lifeboat raid status shows how)'})
+    }
+    this.setSyncAction(k, opts.repair ? 'repair' : 'check')
     return this.status(st.device!)
   }
 
@@ -271,8 +274,22 @@ export class MdEngine implements RaidEngine {
     const st = await this.status(array)
     const k = path.basename(st.device!)
     const sys = readMdSysfs(this.root, k)
-    if (sys?.syncAction === 'check' || sys?.syncAction === 'repair') writeMdSysfs(this.root, k, 'sync_action', 'idle')
+    if (sys?.syncAction === 'check' || sys?.syncAction === 'repair') this.setSyncAction(k, 'idle')
     return this.status(st.device!)
+  }
+
+  private setSyncAction(md: string, value: string): void {
+    try {
+      writeMdSysfs(this.root, md, 'sync_action', value)
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException
+      throw new LifeboatError(`cannot write "${value}" to /sys/block/${md}/md/sync_action: ${e.code ?? e.message}`, {
+        code: 'SYSFS_WRITE_FAILED',
+        where: `/sys/block/${md}/md/sync_action`,
+        hint: e.code === 'EACCES' || e.code === 'EPERM' ? 'run as root (sudo)' : 'the array may be busy or read-only; see raid status',
+        cause: error,
+      })
+    }
   }
 
   /** Polls sync_action (faster than mdadm --wait, which lags seconds behind the kernel). */
