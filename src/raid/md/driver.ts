@@ -358,7 +358,22 @@ export function nest(all: ArrayStatus[]): ArrayStatus[] {
   for (const a of all) {
     if (childOf.has(a.device!)) continue
     const kids = a.members.map((m) => byDev.get(m.device)).filter((x): x is ArrayStatus => x !== undefined)
-    out.push(kids.length > 0 ? {...a, children: kids} : a)
+    out.push(kids.length > 0 ? withChildren(a, kids) : a)
+  }
+  return out
+}
+
+const SEVERITY: Record<string, number> = {healthy: 0, unknown: 1, rebuilding: 2, degraded: 3, inactive: 4, failed: 5}
+
+/** A nested array is only as healthy as its worst child (a degraded mirror inside a 1+0 stripe has no redundancy left). */
+function withChildren(a: ArrayStatus, kids: ArrayStatus[]): ArrayStatus {
+  const worst = kids.reduce((w, k) => (SEVERITY[k.health] > SEVERITY[w.health] ? k : w), kids[0])
+  const out: ArrayStatus = {...a, children: kids, status: [...a.status], action: [...a.action]}
+  if (SEVERITY[worst.health] > SEVERITY[a.health] && a.health === 'healthy') {
+    // A failed child of a healthy parent still leaves the parent running: the parent is degraded.
+    out.health = worst.health === 'rebuilding' ? 'rebuilding' : 'degraded'
+    out.status.push(`Member array ${worst.name} (${worst.device}) is ${worst.health}: ${worst.status[0] ?? ''}`.trim())
+    out.action.push(...worst.action.map((l) => `${worst.name}: ${l}`))
   }
   return out
 }
