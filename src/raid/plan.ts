@@ -333,7 +333,11 @@ function failureTolerance(engine: EngineName, level: RaidLevel, names: string[])
   if (engine === 'btrfs') {
     switch (level) {
       case '1':
-        return {guaranteed: 1, maximum: 1, description: 'any 1 disk; a second failure loses the chunks that had their two copies on those two disks (with 3+ disks that is almost certain)'}
+        return {
+          guaranteed: 1,
+          maximum: 1,
+          description: n === 2 ? 'either disk (two copies of every chunk)' : 'any 1 disk; a second failure loses the chunks that had their two copies on those two disks (with 3+ disks, some always do)',
+        }
       case '1c3':
         return {guaranteed: 2, maximum: 2, description: 'any 2 disks (three copies of every chunk)'}
       case '1c4':
