@@ -63,8 +63,8 @@ function fmtYears(y: number): string {
 }
 
 /** One line per disk for tables and the picker. */
-export function diskLabel(d: Disk): string {
+export function diskLabel(d: Disk, withById = true): string {
   const parts = [d.path, formatDecimal(d.sizeBytes), d.transport ?? '', [d.vendor, d.model].filter(Boolean).join(' '), d.serial ? `serial ${d.serial}` : '']
-  if (d.byId[0]) parts.push(d.byId[0])
+  if (withById && d.byId[0]) parts.push(d.byId[0])
   return parts.filter(Boolean).join('  ')
 }

@@ -3,7 +3,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {decodeThrottled, parseScterc, runRaidDoctor, scanDmesg} from '../../src/raid/doctor.js'
-import {FIXTURES, piFixture} from './fake-root.js'
+import {envelope, lifeboat} from '../helpers/cli.js'
+import {ROOT} from '../helpers/env.js'
+import {cliFixture, FIXTURES, piFixture} from './fake-root.js'
 
 const dmesg = fs.readFileSync(path.join(FIXTURES, 'pi', 'dmesg.txt'), 'utf8')
 const SMART_HEAD = 'smartctl 7.3 2022-02-28 r5338 [aarch64-linux-6.1.21-v8+] (local build)\nCopyright (C) 2002-22, Bruce Allen, Christian Franke, www.smartmontools.org\n\n'
@@ -122,6 +124,28 @@ describe('raid doctor: findings on a fixture Pi', () => {
       expect(uv.map((f) => [f.code, f.severity])).to.deep.equal([['UNDER_VOLTAGE', 'warning']])
     } finally {
       fs.rmSync(root, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('raid doctor: command', function () {
+  this.timeout(60_000)
+  it('prints findings with fixes; exit 1 when something is an error (duplicate serials), --json has them all', async function () {
+    if (!fs.existsSync(path.join(ROOT, 'dist', 'commands', 'raid', 'doctor.js'))) this.skip()
+    const fx = cliFixture({dmesg, vcgencmd: 'throttled=0x0\n', smartctl: ERC_70})
+    try {
+      const h = await lifeboat(['raid', 'doctor'], fx.env)
+      expect(h.code).to.equal(1)
+      expect(h.stdout).to.contain('fix: add usb-storage.quirks=174c:55aa:u')
+      expect(h.stdout).to.match(/error\s+\/dev\/sdc, \/dev\/sdd: these disks all report the serial/)
+      const j = await lifeboat(['raid', 'doctor', '--json'], fx.env)
+      const env = envelope(j.stdout)
+      expect(env.ok).to.equal(false)
+      expect(env.result.worst).to.equal('error')
+      expect(env.result.throttled.value).to.equal(0)
+      expect(env.result.findings.find((f: {code: string}) => f.code === 'POWER').severity).to.equal('ok')
+    } finally {
+      fx.cleanup()
     }
   })
 })

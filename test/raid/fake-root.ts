@@ -159,3 +159,28 @@ export function piFixture(extra: Record<string, FakeReply> = {}): {root: string;
   const runner = new FakeRunner({'lsblk -J -b -O': {stdout: fs.readFileSync(path.join(dir, 'lsblk.json'), 'utf8')}, ...extra}, path.join(dir, 'blkid'))
   return {root, runner}
 }
+
+/** A fake root for the spawned CLI: LIFEBOAT_SYS_ROOT (test hook) plus lsblk/blkid on PATH answering from fixtures. */
+export function cliFixture(tools: Record<string, string> = {}): {env: NodeJS.ProcessEnv; cleanup: () => void} {
+  const {root} = piFixture()
+  const bin = tempDir('lifeboat-bin-')
+  const pi = path.join(FIXTURES, 'pi')
+  fs.writeFileSync(path.join(bin, 'lsblk'), `#!/bin/sh\nexec cat '${pi}/lsblk.json'\n`, {mode: 0o755})
+  fs.writeFileSync(
+    path.join(bin, 'blkid'),
+    `#!/bin/sh\nfor a; do dev=$a; done\nf='${pi}/blkid/'$(basename "$dev")\n[ -f "$f" ] && exec cat "$f"\nexit 2\n`,
+    {mode: 0o755},
+  )
+  // Other tools: a script that prints the given text (exit 0).
+  for (const [name, text] of Object.entries(tools)) {
+    fs.writeFileSync(path.join(bin, `${name}.txt`), text)
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nexec cat '${bin}/${name}.txt'\n`, {mode: 0o755})
+  }
+  return {
+    env: {LIFEBOAT_SYS_ROOT: root, LIFEBOAT_RAID_ROOT: root, PATH: `${bin}:${process.env.PATH}`, CI: ''},
+    cleanup() {
+      fs.rmSync(root, {recursive: true, force: true})
+      fs.rmSync(bin, {recursive: true, force: true})
+    },
+  }
+}

@@ -121,10 +121,10 @@ async function pickDisks(disks: Disk[], o: {force: boolean; level: string; exclu
     const why = d.inUse.filter((r) => !(r.level === 'force' && o.force))
     const reason = why.some((r) => r.level === 'force') && why.every((r) => r.level === 'force') ? `needs --force: ${why[0].message}` : why[0]?.message
     return {
-      name: diskLabel(d),
+      name: diskLabel(d, false),
       value: d.path,
       disabled: ok ? false : `(${reason})`,
-      description: d.inUse.length > 0 ? d.inUse.map((r) => r.message).join('; ') : undefined,
+      description: [d.byId[0] ?? d.byPath[0], ...d.inUse.map((r) => r.message)].filter(Boolean).join('; ') || undefined,
     }
   })
   if (!choices.some((c) => c.disabled === false)) {
