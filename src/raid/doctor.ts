@@ -1,9 +1,8 @@
-import fs from 'node:fs'
 import path from 'node:path'
 
 import {LifeboatError} from '../errors.js'
 import type {Runner} from '../exec/runner.js'
-import {type Disk, type DiskEnv, listDisks, sysRoot} from './disks.js'
+import {type Disk, type DiskEnv, listDisks, readText, sysRoot} from './disks.js'
 
 /**
  * `raid doctor`: the things that take USB RAID on a Raspberry Pi down — USB bridges that reset under UAS,
@@ -264,12 +263,4 @@ export async function runRaidDoctor(env: DiskEnv & {runner: Runner; disks?: Disk
   if (disks.length === 0) add({severity: 'info', code: 'NO_DISKS', subject: 'disks', message: 'no disks found (loop devices are not checked)'})
   report.worst = findings.reduce<Severity>((w, f) => (ORDER.indexOf(f.severity) > ORDER.indexOf(w) ? f.severity : w), 'ok')
   return report
-}
-
-function readText(p: string): string | undefined {
-  try {
-    return fs.readFileSync(p, 'utf8').trim()
-  } catch {
-    return undefined
-  }
 }
