@@ -128,4 +128,35 @@ describe('raid create on loop devices (btrfs) @integration', function () {
     expect(envelope(again.stdout).result.fstab.action).to.equal('unchanged')
     expect(fs.readFileSync(path.join(root, 'etc/fstab'), 'utf8').split('\n').filter(Boolean)).to.have.length(1)
   })
+
+  it('in a real terminal: a wrong typed name changes nothing, the right one creates the array', async () => {
+    const [, b, c] = loops
+    const old = blkidType(b).UUID
+    const run = (name: string) => {
+      const spec = path.join(dir, 'pty.json')
+      fs.writeFileSync(
+        spec,
+        JSON.stringify({
+          argv: [process.execPath, path.join(ROOT, 'bin', 'run.js'), 'raid', 'create', 'lbit3', '--level', '1', '--engine', 'btrfs', '--devices', b, c, '--force'],
+          timeout: 60,
+          steps: [{expect: 'Type "lbit3" to confirm', send: `${name}\r`}],
+        }),
+      )
+      try {
+        return {code: 0, out: execFileSync('python3', [path.join(ROOT, 'test', 'helpers', 'pty-driver.py'), spec], {encoding: 'utf8'})}
+      } catch (error: any) {
+        return {code: error.status as number, out: String(error.stdout)}
+      }
+    }
+    const wrong = run('lbit')
+    expect(wrong.code, wrong.out).to.equal(2)
+    expect(wrong.out).to.contain('confirmation did not match "lbit3"; nothing was done')
+    expect(wrong.out).to.contain(`mkfs.btrfs -L lbit3 -d raid1 -m raid1 ${b} ${c}`)
+    expect(blkidType(b).UUID).to.equal(old)
+    const right = run('lbit3')
+    expect(right.code, right.out).to.equal(0)
+    expect(right.out).to.contain('Created btrfs RAID 1 "lbit3"')
+    expect(blkidType(b).UUID).to.not.equal(old)
+    expect(sh('btrfs', ['filesystem', 'show', 'lbit3'])).to.contain(`path ${c}`)
+  })
 })
