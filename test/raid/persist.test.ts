@@ -113,6 +113,22 @@ describe('raid persist: mdadm.conf and fstab', () => {
     expect(r.mdadmConf!.backup).to.equal(undefined)
   })
 
+  it('nested arrays: the inner arrays' ARRAY lines come first', async () => {
+    const lines = multi.trim().split('\n') // md1, md2, md3 as captured
+    const nested: ArrayStatus = {...md0, name: 'n10', device: '/dev/md3', children: [{...md0, device: '/dev/md1'}, {...md0, device: '/dev/md2'}]}
+    const r = await persistArray({
+      array: nested,
+      runner: new FakeRunner({
+        'mdadm --detail --brief /dev/md1': {stdout: lines[0] + '\n'},
+        'mdadm --detail --brief /dev/md2': {stdout: lines[1] + '\n'},
+        'mdadm --detail --brief /dev/md3': {stdout: lines[2] + '\n'},
+      }),
+      root,
+    })
+    expect(r.mdadmConf!.lines).to.deep.equal(lines)
+    expect(fs.readFileSync(path.join(root, 'etc/mdadm/mdadm.conf'), 'utf8')).to.equal(lines.join('\n') + '\n')
+  })
+
   it('--dry-run writes nothing', async () => {
     const r = await persistArray({array: md0, runner: runner(), root, mountpoint: '/srv/data', dryRun: true})
     expect(r.mdadmConf!.action).to.equal('added')
