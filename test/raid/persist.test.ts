@@ -113,7 +113,7 @@ describe('raid persist: mdadm.conf and fstab', () => {
     expect(r.mdadmConf!.backup).to.equal(undefined)
   })
 
-  it('nested arrays: the inner arrays' ARRAY lines come first', async () => {
+  it('nested arrays: the ARRAY lines of the inner arrays come first', async () => {
     const lines = multi.trim().split('\n') // md1, md2, md3 as captured
     const nested: ArrayStatus = {...md0, name: 'n10', device: '/dev/md3', children: [{...md0, device: '/dev/md1'}, {...md0, device: '/dev/md2'}]}
     const r = await persistArray({
