@@ -222,6 +222,8 @@ describe('raid plan: rebuild, read errors, MTTDL', () => {
       spares: [{name: '/dev/sdc', sizeBytes: 2e12}],
     })
     expect(p.warnings.map((w) => w.code)).to.deep.equal(['USB_ONLY', 'SPARE_TOO_SMALL'])
+    const b = planArray({engine: 'btrfs', level: '1', disks: disks('2x4T'), spares: disks('4T')})
+    expect(b.warnings.map((w) => w.code)).to.deep.equal(['SPARES_UNSUPPORTED'])
   })
 })
 
