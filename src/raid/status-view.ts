@@ -109,7 +109,7 @@ function errText(m: MemberStatus): string {
 /** Renders one array like `zpool status`. `colour` wraps state words (identity when colours are off). */
 export function renderStatus(s: ArrayStatus, colour: (c: 'red' | 'green' | 'yellow' | 'bold', t: string) => string = (_c, t) => t): string {
   const lines: string[] = []
-  const lbl = (l: string) => pad(l, 7).padStart(7)
+  const lbl = (l: string) => l.padStart(7)
   const stateWord = s.health.toUpperCase()
   const col = s.health === 'healthy' ? 'green' : s.health === 'rebuilding' || s.health === 'degraded' ? 'yellow' : 'red'
   const where = [s.engine === 'md' ? `md ${s.level}` : `btrfs ${s.level}`, s.device, s.mountpoint ? `mounted on ${s.mountpoint}` : undefined]
