@@ -116,6 +116,11 @@ describe('raid create: command (built CLI on the fixture Pi)', function () {
     expect(env.result).to.deep.include({dryRun: true, created: false, level: '1', engine: 'btrfs'})
     expect(env.result.commands.at(-2)).to.deep.equal(['mkfs.btrfs', '-L', 'data', '-d', 'raid1', '-m', 'raid1', '/dev/sda', '/dev/sdg'])
     expect(env.result.plan.usableBytes).to.equal(7_814_037_168 * 512)
+    // md where the kernel has no md driver (the fixture root has no /proc/mdstat): the dry run still shows the
+    // commands, and says the engine cannot run here.
+    const md = envelope((await lifeboat(['raid', 'create', 'data', '--level', '1', '--devices', 'sda', 'sdg', '--dry-run', '--json'], fx.env)).stdout)
+    expect(md.result.commands.at(-1)).to.include.members(['mdadm', '--create', '--run', '--metadata=1.2', '--bitmap=internal'])
+    expect(md.warnings.join('\n')).to.contain('the md engine cannot run here: the kernel has no md driver loaded')
   })
 
   it('raid plan --devices reads the sizes from the disks', async () => {

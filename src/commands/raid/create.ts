@@ -85,11 +85,12 @@ Without --devices on a terminal, pick the disks from a list.`
       this.log('Commands:')
       for (const c of prep.commands) this.log(`  ${c.map(shellQuote).join(' ')}`)
     }
+    const av = await engine.available()
     if (f['dry-run']) {
+      if (!av.ok) this.addWarning(`the ${engineName} engine cannot run here: ${av.reason}${av.hint ? ` (${av.hint})` : ''}`)
       if (!this.jsonEnabled()) this.log('\nDry run: nothing was changed.')
       return {...shown, dryRun: true, created: false}
     }
-    const av = await engine.available()
     if (!av.ok) throw new LifeboatError(`the ${engineName} engine cannot run here: ${av.reason}`, {code: 'ENGINE_UNAVAILABLE', hint: av.hint})
     // --yes alone is not enough to erase disks: the name must be typed or given with --confirm.
     const policy = this.prompts
