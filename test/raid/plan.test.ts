@@ -153,6 +153,14 @@ describe('raid plan: btrfs allocator', () => {
     expect(plan('btrfs', '10', '4x4T').failures.secondFailureSurvival).to.equal(0)
     expect(plan('btrfs', '0', '4T,2T').usableBytes).to.be.closeTo(6 * T, GiB)
   })
+
+  it('large arrays are simulated with larger stripes (under ~100 000 chunks), still to within a stripe per disk', () => {
+    // 60 × 20T = 1.2 PB raw; 1.2e15 / 100 000 = 1.2e10 → 16 GiB stripes. raid1 = total/2 = 600T.
+    const p = plan('btrfs', '1', '60x20T')
+    expect(p.notes.join()).to.contain('16 GiB stripes')
+    expect(p.usableBytes).to.be.closeTo(600 * T, 60 * 16 * GiB)
+    expect(plan('btrfs', '1c3', '60x20T').usableBytes).to.be.closeTo(400 * T, 60 * 16 * GiB)
+  })
 })
 
 describe('raid plan: rebuild, read errors, MTTDL', () => {
