@@ -166,7 +166,9 @@ describe('raid create: command (built CLI on the fixture Pi)', function () {
           steps: [
             // The cursor starts on the first eligible disk (sda); space selects, ↓ skips the disabled ones to sdg.
             {expect: 'Disks for RAID 1', send: ' '},
-            {expect: '◉', send: '\u001B[B'},
+            // One disk is not enough for RAID 1: the picker says so and stays open.
+            {expect: '◉', send: '\r'},
+            {expect: 'RAID 1 needs at least 2 disks', send: '\u001B[B'},
             {expect: '/dev/sdg', send: ' '},
             {expect: 'WD-WCC7K0PLAIN1', send: '\r'},
           ],
