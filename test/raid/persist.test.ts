@@ -7,8 +7,8 @@ import {mergeFstab, mergeMdadmConf, persistArray} from '../../src/raid/persist.j
 import {tempDir} from '../helpers/env.js'
 import {FakeRunner, FIXTURES} from './fake-root.js'
 
-const brief = fs.readFileSync(path.join(FIXTURES, 'md-detail-brief.txt'), 'utf8') // captured `mdadm --detail --brief /dev/md0`
-const multi = fs.readFileSync(path.join(FIXTURES, 'md-detail-scan-multi.txt'), 'utf8')
+const brief = fs.readFileSync(path.join(FIXTURES, 'md', '16-detail-scan.txt'), 'utf8') // captured `mdadm --detail --brief /dev/md0`
+const multi = fs.readFileSync(path.join(FIXTURES, 'md', '76-detail-scan-multi.txt'), 'utf8')
 
 const md0: ArrayStatus = {
   engine: 'md',

@@ -121,7 +121,7 @@ describe('raid plan: btrfs allocator', () => {
   it('matches what btrfs itself estimated for raid1 on 1G/2G/3G loop devices (lab fixture H)', () => {
     // After mkfs, `btrfs filesystem usage -b` showed per-device unallocated bytes and "Free (estimated)":
     // free = unused part of the data chunks + what raid1 chunks can still be allocated from the unallocated space.
-    const log = fs.readFileSync(path.join(FIXTURES, 'btrfs-lab2.log'), 'utf8')
+    const log = fs.readFileSync(path.join(FIXTURES, 'btrfs', 'lab2.log'), 'utf8')
     const h = log.slice(log.indexOf('H: RAID1 mixed sizes'))
     const section = h.slice(h.indexOf('Unallocated:'), h.indexOf('[rc=', h.indexOf('Unallocated:')))
     const unallocated = [...section.matchAll(/\/dev\/loop\d+\s+(\d+)/g)].map((m) => Number(m[1]))
