@@ -45,6 +45,7 @@ import {
 import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
+  GetHealthCheckCommand,
   GetHealthCheckStatusCommand,
   InvalidChangeBatch,
   ListResourceRecordSetsCommand,
@@ -556,6 +557,11 @@ export class FakeRoute53 extends Injector {
         return {ChangeInfo: {Id: id, Status: c.status, SubmittedAt: c.submitted}}
       }
 
+      case 'GetHealthCheck': {
+        if (!this.health.has(input.HealthCheckId)) throw awsError('NoSuchHealthCheck', `A health check with id ${input.HealthCheckId} does not exist.`, 404)
+        return {HealthCheck: {Id: input.HealthCheckId, CallerReference: 'fake', HealthCheckVersion: 1, HealthCheckConfig: {Type: 'HTTPS', FullyQualifiedDomainName: 'app.example.com', ResourcePath: '/health'}}}
+      }
+
       case 'GetHealthCheckStatus': {
         const h = this.health.get(input.HealthCheckId)
         if (!h) throw awsError('NoSuchHealthCheck', `A health check with id ${input.HealthCheckId} does not exist.`, 404)
@@ -604,7 +610,7 @@ const EC2_COMMANDS = {
   StopInstancesCommand,
   TerminateInstancesCommand,
 }
-const R53_COMMANDS = {ChangeResourceRecordSetsCommand, GetChangeCommand, GetHealthCheckStatusCommand, ListResourceRecordSetsCommand}
+const R53_COMMANDS = {ChangeResourceRecordSetsCommand, GetChangeCommand, GetHealthCheckCommand, GetHealthCheckStatusCommand, ListResourceRecordSetsCommand}
 
 /** Mocks EC2Client and Route53Client (all instances) with the in-memory fakes. Call restore() in afterEach. */
 export function installFakeAws(): FakeAws {
