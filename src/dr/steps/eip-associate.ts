@@ -78,7 +78,8 @@ export const eipAssociate: StepDefinition<EipAssociateParams> = {
       await ctx.saveState({saved: true, previous})
     }
     const target = p.instanceId ?? p.networkInterfaceId
-    const elsewhere = (addr.InstanceId || addr.NetworkInterfaceId) && addr.InstanceId !== p.instanceId && addr.NetworkInterfaceId !== p.networkInterfaceId
+    const onTarget = (p.instanceId !== undefined && addr.InstanceId === p.instanceId) || (p.networkInterfaceId !== undefined && addr.NetworkInterfaceId === p.networkInterfaceId)
+    const elsewhere = Boolean(addr.InstanceId || addr.NetworkInterfaceId) && !onTarget
     if (ctx.mode === 'drill' && elsewhere && !p.drillAllocationId) {
       ctx.log.info(`drill: ${addr.PublicIp} (${allocationId}) serves ${addr.InstanceId ?? addr.NetworkInterfaceId}; not moved in a drill (name a drillAllocationId)`)
       return {outputs: {skipped: 'drill: address in use', associationId: null, publicIp: addr.PublicIp, allocationId}}
