@@ -120,6 +120,22 @@ describe('dr steps: ec2.resize, ec2.scale, eip.associate, sweep', () => {
       expect(aws.ec2.addresses.get('eipalloc-0123456789abcdef0')!.InstanceId).to.equal(old)
     })
 
+    it('retries while the instance is still pending (IncorrectInstanceState), then associates', async () => {
+      const ctx0 = testContext({runId: 'run-base', stepId: 'app'})
+      const r0 = await ec2Launch.run(ec2Launch.params.parse({imageId: AMI, instanceType: 't3.small', waitFor: 'none'}), ctx0)
+      const id = (r0.outputs.instanceIds as string[])[0]
+      aws.ec2.delayPolls = 1
+      const ctx = testContext({
+        stepId: 'eip',
+        // Time passes: the next Describe moves the instance to running.
+        onSleep: () => void aws.ec2.handle('DescribeInstances', 'us-west-2', {InstanceIds: [id]}),
+      })
+      const r = await eipAssociate.run(eipAssociate.params.parse({allocationId: 'eipalloc-0123456789abcdef0', instanceId: id}), ctx)
+      expect(r.outputs.associationId).to.match(/^eipassoc-/)
+      expect(aws.ec2Mock.commandCalls(AssociateAddressCommand)).to.have.length(2)
+      expect(ctx.sleeps).to.have.length(1)
+    })
+
     it('removeResource disassociates an address that was free before', async () => {
       const [id] = await launch(1)
       const ctx = testContext({stepId: 'eip'})

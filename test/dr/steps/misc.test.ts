@@ -4,6 +4,7 @@ import path from 'node:path'
 
 import {
   BackupClient,
+  DescribeRecoveryPointCommand,
   DescribeRestoreJobCommand,
   GetRecoveryPointRestoreMetadataCommand,
   ListRecoveryPointsByBackupVaultCommand,
@@ -169,6 +170,15 @@ describe('dr steps: approval, script, wait, backup.restore', () => {
       // Not a resource lifeboat deletes: reported as left for the user.
       const left = await backupRestore.removeResource!(again.resources[0], again).catch((error) => error)
       expect(left.code).to.equal('DR_MANUAL_CLEANUP')
+    })
+
+    it('an explicit recoveryPointArn is restored with its own creation date as the data age', async () => {
+      backup.on(DescribeRecoveryPointCommand).resolves({RecoveryPointArn: POINT(3), BackupVaultName: 'dr-vault', Status: 'COMPLETED', CreationDate: new Date('2026-11-21T05:00:00Z')})
+      backup.on(DescribeRestoreJobCommand).resolves({RestoreJobId: '1F2E3D4C-0000-1111-2222-333344445555', Status: 'COMPLETED', CreatedResourceArn: 'arn:aws:elasticfilesystem:us-west-2:111122223333:file-system/fs-0123456789abcdef0'})
+      const p = backupRestore.params.parse({awsBackup: {...params().awsBackup, vault: 'dr-vault', recoveryPointArn: POINT(3)}})
+      const r = await backupRestore.run(p, testContext())
+      expect(backup.commandCalls(StartRestoreJobCommand)[0].args[0].input.RecoveryPointArn).to.equal(POINT(3))
+      expect(r.outputs.dataAgeSeconds).to.equal(24 * 3600)
     })
 
     it('no completed recovery point: a clear error; readiness compares the newest point with the RPO target', async () => {
