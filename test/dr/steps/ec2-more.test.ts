@@ -83,6 +83,17 @@ describe('dr steps: ec2.resize, ec2.scale, eip.associate, sweep', () => {
       expect(aws.ec2.live('us-west-2').instances.map((i) => i.InstanceId)).to.deep.equal(base)
     })
 
+    it('rollback of a scale-up terminates what it launched', async () => {
+      await launch(1, {tier: 'web'})
+      const p = ec2Scale.params.parse({selector: {tier: 'web'}, count: 2, imageId: AMI, instanceType: 't3.small'})
+      const ctx = testContext({stepId: 'scale-up'})
+      const r = await ec2Scale.run(p, ctx)
+      await ec2Scale.rollback!(p, r, ctx)
+      const launched = aws.ec2.instances.get((r.outputs.launched as string[])[0])!
+      expect(launched.State!.Name).to.be.oneOf(['shutting-down', 'terminated'])
+      expect(aws.ec2.live('us-west-2').instances.filter((i) => i.State?.Name === 'running')).to.have.length(1)
+    })
+
     it('in a drill it never terminates instances this run did not launch', async () => {
       await launch(2, {tier: 'web'})
       const ctx = testContext({stepId: 'scale-down', mode: 'drill'})
