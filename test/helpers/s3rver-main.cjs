@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS launcher: s3rver is CommonJS */
 // Starts s3rver (a local S3 server) for the tests: node s3rver-main.cjs DIR [CERT KEY]; prints {"port":N} once listening.
 // Run with NODE_OPTIONS=--openssl-legacy-provider (s3rver's paginated listings need it on Node ≥ 17).
 const fs = require('node:fs')
