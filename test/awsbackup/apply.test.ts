@@ -10,7 +10,7 @@ import {
   ListBackupSelectionsCommand,
   UpdateBackupPlanCommand,
 } from '@aws-sdk/client-backup'
-import {mockClient} from 'aws-sdk-client-mock'
+import {type AwsClientStub, mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 import path from 'node:path'
 
@@ -76,7 +76,12 @@ function awsSelection(resources = ['arn:aws:rds:us-east-1:123456789012:db:shop']
 const WRITES = [CreateBackupPlanCommand, UpdateBackupPlanCommand, CreateBackupSelectionCommand, DeleteBackupSelectionCommand, DeleteBackupPlanCommand]
 
 describe('aws-backup plan apply / diff / show / delete', () => {
-  const mock = mockClient(BackupClient)
+  let mock: AwsClientStub<BackupClient>
+  // Mocked only while this file's tests run: other files (the S3 backend, over real HTTP) need the real client.
+  before(() => {
+    mock = mockClient(BackupClient)
+  })
+  after(() => mock.restore())
   let env: ReturnType<typeof isolateEnv>
   before(() => {
     env = isolateEnv()
@@ -351,7 +356,7 @@ describe('aws-backup plan apply / diff / show / delete', () => {
       expect(err?.hint).to.match(/wait a minute and re-run/)
       expect(always.requests).to.have.length(5)
     } finally {
-      mockClient(BackupClient)
+      mock = mockClient(BackupClient)
     }
   })
 })

@@ -13,7 +13,7 @@ import {
   StartCopyJobCommand,
   StartRestoreJobCommand,
 } from '@aws-sdk/client-backup'
-import {mockClient} from 'aws-sdk-client-mock'
+import {type AwsClientStub, mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 
 import CopyStart from '../../src/commands/aws-backup/copy/start.js'
@@ -54,7 +54,12 @@ function fakeClock() {
 }
 
 describe('aws-backup jobs, restores and copies', () => {
-  const mock = mockClient(BackupClient)
+  let mock: AwsClientStub<BackupClient>
+  // Mocked only while this file's tests run: other files (the S3 backend, over real HTTP) need the real client.
+  before(() => {
+    mock = mockClient(BackupClient)
+  })
+  after(() => mock.restore())
   let env: ReturnType<typeof isolateEnv>
   before(() => {
     env = isolateEnv()

@@ -8,7 +8,7 @@ import {
   ListRecoveryPointsByResourceCommand,
   PutBackupVaultLockConfigurationCommand,
 } from '@aws-sdk/client-backup'
-import {mockClient} from 'aws-sdk-client-mock'
+import {type AwsClientStub, mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 
 import PointsLatest from '../../src/commands/aws-backup/points/latest.js'
@@ -35,7 +35,12 @@ const point = (id: string, created: Date, Status: RecoveryPointStatus = 'COMPLET
 const ago = (s: number) => new Date(Date.now() - s * 1000)
 
 describe('aws-backup recovery points, RPO and vaults', () => {
-  const mock = mockClient(BackupClient)
+  let mock: AwsClientStub<BackupClient>
+  // Mocked only while this file's tests run: other files (the S3 backend, over real HTTP) need the real client.
+  before(() => {
+    mock = mockClient(BackupClient)
+  })
+  after(() => mock.restore())
   let env: ReturnType<typeof isolateEnv>
   before(() => {
     env = isolateEnv()

@@ -10,7 +10,7 @@ import {
   type ReplicationConfiguration,
   S3Client,
 } from '@aws-sdk/client-s3'
-import {mockClient} from 'aws-sdk-client-mock'
+import {type AwsClientStub, mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 
 import S3ObjectLockSet from '../../src/commands/s3/object-lock/set.js'
@@ -23,7 +23,7 @@ import S3VersioningStatus from '../../src/commands/s3/versioning/status.js'
 import S3VersioningSuspend from '../../src/commands/s3/versioning/suspend.js'
 import {commandTestHooks, runCmd, s3Error} from './helpers.js'
 
-const s3 = mockClient(S3Client)
+let s3: AwsClientStub<S3Client>
 const ROLE = 'arn:aws:iam::123456789012:role/s3-replication'
 
 /** Buckets with versioning, replication and object lock as S3 answers them. */
@@ -80,6 +80,12 @@ class FakeS3 {
 }
 
 describe('s3 versioning, replication, object-lock', () => {
+  // Mocked only while this file's tests run: other files (the S3 backend, over real HTTP) need the real client.
+  before(() => {
+    s3 = mockClient(S3Client)
+  })
+  after(() => s3.restore())
+
   let fake: FakeS3
   const hooks = commandTestHooks(() => {
     s3.reset()

@@ -1,11 +1,11 @@
 import {HeadObjectCommand, RestoreObjectCommand, S3Client} from '@aws-sdk/client-s3'
-import {mockClient} from 'aws-sdk-client-mock'
+import {type AwsClientStub, mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 
 import {ColdObjectsPendingError, ensureReadable, parseRestoreHeader, requireReadable, waitCommand, type ColdTier} from '../../src/s3/cold.js'
 import {s3Error} from './helpers.js'
 
-const s3 = mockClient(S3Client)
+let s3: AwsClientStub<S3Client>
 const HOUR = 3_600_000
 
 /**
@@ -52,6 +52,12 @@ class ColdBucket {
 }
 
 describe('s3 cold storage: ensureReadable', () => {
+  // Mocked only while this file's tests run: other files (the S3 backend, over real HTTP) need the real client.
+  before(() => {
+    s3 = mockClient(S3Client)
+  })
+  after(() => s3.restore())
+
   let b: ColdBucket
   beforeEach(() => {
     s3.reset()

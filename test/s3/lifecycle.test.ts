@@ -5,7 +5,7 @@ import {
   PutBucketLifecycleConfigurationCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
-import {mockClient} from 'aws-sdk-client-mock'
+import {type AwsClientStub, mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -16,7 +16,7 @@ import S3LifecycleRemove from '../../src/commands/s3/lifecycle/remove.js'
 import S3LifecycleShow from '../../src/commands/s3/lifecycle/show.js'
 import {commandTestHooks, runCmd, s3Error} from './helpers.js'
 
-const s3 = mockClient(S3Client)
+let s3: AwsClientStub<S3Client>
 
 /** A bucket's lifecycle configuration as S3 keeps it: Get answers what the last Put stored, or NoSuchLifecycleConfiguration. */
 class FakeBucket {
@@ -66,6 +66,12 @@ function ruleMatches(rule: LifecycleRule, key: string, tags: Record<string, stri
 const PRESET = ['--bucket', 'my-backups', '--preset', 'backup-repo', '--prefix', 'hosts/pi', '--cold-after', '30', '--cold-class', 'DEEP_ARCHIVE']
 
 describe('s3 lifecycle', () => {
+  // Mocked only while this file's tests run: other files (the S3 backend, over real HTTP) need the real client.
+  before(() => {
+    s3 = mockClient(S3Client)
+  })
+  after(() => s3.restore())
+
   let bucket: FakeBucket
   const hooks = commandTestHooks(() => {
     s3.reset()
