@@ -1,5 +1,7 @@
+import type {LoadedConfig} from '../config/load.js'
 import {formatDuration} from '../progress.js'
 import {type Disk} from '../raid/disks.js'
+import type {EngineName} from '../raid/engine.js'
 import {formatDecimal, type Plan} from '../raid/plan.js'
 import {table} from './format.js'
 
@@ -63,8 +65,15 @@ function fmtYears(y: number): string {
 }
 
 /** One line per disk for tables and the picker. */
-export function diskLabel(d: Disk): string {
+export function diskLabel(d: Disk, withById = true): string {
   const parts = [d.path, formatDecimal(d.sizeBytes), d.transport ?? '', [d.vendor, d.model].filter(Boolean).join(' '), d.serial ? `serial ${d.serial}` : '']
-  if (d.byId[0]) parts.push(d.byId[0])
+  if (withById && d.byId[0]) parts.push(d.byId[0])
   return parts.filter(Boolean).join('  ')
+}
+
+/** --engine, else raid.engine from the config, else md. */
+export async function chooseEngine(flag: string | undefined, getConfig: () => Promise<LoadedConfig>): Promise<EngineName> {
+  if (flag) return flag as EngineName
+  const loaded = await getConfig().catch(() => undefined)
+  return loaded?.config.raid?.engine ?? 'md'
 }

@@ -94,7 +94,8 @@ export function sysRoot(env: DiskEnv = {}): string {
   return env.root ?? process.env.LIFEBOAT_SYS_ROOT ?? '/'
 }
 
-function readText(p: string): string | undefined {
+/** A sysfs/proc file's trimmed text; undefined when it cannot be read. */
+export function readText(p: string): string | undefined {
   try {
     return fs.readFileSync(p, 'utf8').trim()
   } catch {

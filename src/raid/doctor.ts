@@ -1,9 +1,8 @@
-import fs from 'node:fs'
 import path from 'node:path'
 
 import {LifeboatError} from '../errors.js'
 import type {Runner} from '../exec/runner.js'
-import {type Disk, type DiskEnv, listDisks, sysRoot} from './disks.js'
+import {type Disk, type DiskEnv, listDisks, readText, sysRoot} from './disks.js'
 
 /**
  * `raid doctor`: the things that take USB RAID on a Raspberry Pi down — USB bridges that reset under UAS,
@@ -110,9 +109,11 @@ export function scanDmesg(text: string): DmesgSummary {
   const s: DmesgSummary = {uasAborts: new Map(), usbResets: new Map(), ioErrors: new Map(), underVoltage: 0}
   const inc = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1)
   for (const line of text.split('\n')) {
-    let m = /\[(sd[a-z]+)\].*uas_eh_(abort|device_reset)_handler/.exec(line)
+    // "sd 0:0:0:0: [sda] tag#12 uas_eh_abort_handler 0 uas-tag 13 inflight: CMD OUT" (the reset handler lines that
+    // follow name only the SCSI host, and are the consequence of the same abort).
+    let m = /\[(sd[a-z]+)\].*uas_eh_abort_handler/.exec(line)
     if (m) inc(s.uasAborts, m[1])
-    else if (/uas_eh_(abort|device_reset)_handler/.test(line)) inc(s.uasAborts, '?')
+    else if (/uas_eh_abort_handler/.test(line)) inc(s.uasAborts, '?')
     m = /usb (\d+-[\d.]+): reset (?:SuperSpeed|high-speed|full-speed)[\w ]*USB device/.exec(line)
     if (m) inc(s.usbResets, m[1])
     m = /I\/O error, dev (sd[a-z]+|nvme\w+|mmcblk\d+)/.exec(line)
@@ -262,12 +263,4 @@ export async function runRaidDoctor(env: DiskEnv & {runner: Runner; disks?: Disk
   if (disks.length === 0) add({severity: 'info', code: 'NO_DISKS', subject: 'disks', message: 'no disks found (loop devices are not checked)'})
   report.worst = findings.reduce<Severity>((w, f) => (ORDER.indexOf(f.severity) > ORDER.indexOf(w) ? f.severity : w), 'ok')
   return report
-}
-
-function readText(p: string): string | undefined {
-  try {
-    return fs.readFileSync(p, 'utf8').trim()
-  } catch {
-    return undefined
-  }
 }

@@ -65,3 +65,8 @@ export async function findArray(nameOrDevice: string, env?: Partial<EngineEnv>, 
   }
   throw new UsageError(`no RAID array "${nameOrDevice}"`, {code: 'ARRAY_NOT_FOUND', where: nameOrDevice, hint: misses.join('; ') || 'see lifeboat raid list'})
 }
+
+/** The most precise reference to pass back to an engine for an array just found (md device, btrfs UUID). */
+export function arrayRef(s: ArrayStatus): string {
+  return s.engine === 'md' ? (s.device ?? s.name) : (s.uuid ?? s.name)
+}

@@ -9,8 +9,9 @@ import {needsAttention, totalErrors} from './status-view.js'
 
 const REBUILD: ProgressAction[] = ['recovery', 'resync', 'replace', 'reshape']
 
+/** md arrays by device (the UUID needs mdadm, which may fail once), btrfs by filesystem UUID. */
 export function arrayKey(s: ArrayStatus): string {
-  return `${s.engine}:${s.uuid ?? s.device ?? s.name}`
+  return s.engine === 'md' ? `md:${s.device ?? s.uuid ?? s.name}` : `${s.engine}:${s.uuid ?? s.name}`
 }
 
 function memberKey(m: MemberStatus): string {
@@ -41,14 +42,21 @@ export function diffStatuses(prev: ArrayStatus | undefined, cur: ArrayStatus | u
   } else if (!prev && cur.health === 'rebuilding') {
     ev('DegradedArray', `${cur.name} is degraded and rebuilding`, cur.device, {health: cur.health, state: cur.state})
   }
-  // Members that went down.
-  for (const m of cur.members) {
-    if (!isDown(m)) continue
+  // Members that went down. md lists a failed disk twice (the faulty device and its empty slot), btrfs only
+  // as a missing devid: count lost disks as max(named down, missing slots).
+  const named = (x: MemberStatus[]) => x.filter((m) => isDown(m) && m.device !== 'missing')
+  const lost = (x: MemberStatus[]) => Math.max(named(x).length, x.filter((m) => isDown(m) && m.device === 'missing').length)
+  const newlyNamed = named(cur.members).filter((m) => {
     const before = was.get(memberKey(m))
-    if (before && isDown(before)) continue
-    if (!prev || before || m.device !== 'missing' || prev.members.filter(isDown).length < cur.members.filter(isDown).length) {
-      ev('Fail', `${m.device === 'missing' ? `a device${m.slot === undefined ? '' : ` (slot/devid ${m.slot})`}` : m.device} of ${cur.name} is ${m.role}`, m.device, {role: m.role, slot: m.slot})
-    }
+    return !before || !isDown(before)
+  })
+  for (const m of newlyNamed) ev('Fail', `${m.device} of ${cur.name} is ${m.role}`, m.device, {role: m.role, slot: m.slot})
+  let extra = lost(cur.members) - (prev ? lost(prev.members) : 0) - newlyNamed.length
+  for (const m of cur.members.filter((x) => isDown(x) && x.device === 'missing')) {
+    if (extra <= 0) break
+    if (was.has(memberKey(m)) && isDown(was.get(memberKey(m))!)) continue
+    ev('Fail', `a device of ${cur.name}${m.slot === undefined ? '' : ` (${cur.engine === 'btrfs' ? 'devid' : 'slot'} ${m.slot})`} is missing`, m.device, {role: m.role, slot: m.slot})
+    extra--
   }
   // Spares (or rebuild targets) that became active members.
   if (prev) {
@@ -102,6 +110,11 @@ export interface MonitorOptions {
   signal?: AbortSignal
   /** Stop after this many polls (tests). */
   maxPolls?: number
+  /**
+   * A poll that failed (a tool timed out, a disk hung). Without it the error ends the monitor; with it the
+   * monitor reports and keeps going (the arrays keep their last known state).
+   */
+  onError?: (error: unknown) => void
 }
 
 /** Polls until `once`, `maxPolls` or the signal stops it; returns every event emitted. */
@@ -111,7 +124,16 @@ export async function monitor(opts: MonitorOptions): Promise<RaidEvent[]> {
   const seen = new Map<string, ArrayStatus>()
   const all: RaidEvent[] = []
   for (let poll = 1; ; poll++) {
-    const arrays = await opts.list()
+    let arrays: ArrayStatus[]
+    try {
+      arrays = await opts.list()
+    } catch (error) {
+      if (!opts.onError || opts.once) throw error
+      opts.onError(error)
+      if ((opts.maxPolls !== undefined && poll >= opts.maxPolls) || opts.signal?.aborted) return all
+      await sleep(opts.intervalMs)
+      continue
+    }
     const t = now()
     const curKeys = new Set<string>()
     const events: RaidEvent[] = []

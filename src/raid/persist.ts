@@ -146,11 +146,13 @@ export async function persistArray(input: PersistInput): Promise<PersistResult> 
 
   if (a.engine === 'md') {
     if (!a.device) throw new LifeboatError(`md array ${a.name} has no device node to read`, {code: 'NO_DEVICE'})
-    const brief = await input.runner.run('mdadm', ['--detail', '--brief', a.device], {timeoutMs: 30_000})
-    const arrayLines = brief.stdout
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l.startsWith('ARRAY '))
+    // Nested 0+1 / 1+0: the inner arrays need their ARRAY lines too (listed first: they assemble first).
+    const devices = [...(a.children ?? []).map((c) => c.device).filter((d): d is string => Boolean(d)), a.device]
+    const arrayLines: string[] = []
+    for (const dev of devices) {
+      const brief = await input.runner.run('mdadm', ['--detail', '--brief', dev], {timeoutMs: 30_000})
+      arrayLines.push(...brief.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('ARRAY ')))
+    }
     if (arrayLines.length === 0) throw new LifeboatError(`mdadm --detail --brief ${a.device} printed no ARRAY line`, {code: 'NO_ARRAY_LINE', where: a.device})
     const conf = path.join(root, 'etc/mdadm/mdadm.conf')
     const before = readOr(conf, '')

@@ -602,6 +602,12 @@ function planWarnings(plan: Plan, input: PlanInput): PlanWarning[] {
       message: `mixed disk sizes leave ${formatDecimal(plan.wastedBytes)} unused (${which.join(', ')})${engine === 'md' ? '; btrfs uses mixed sizes better (see --engine btrfs)' : ''}`,
     })
   }
+  if (plan.spares.length > 0 && (engine === 'btrfs' || level === '0' || level === '0+1' || level === '1+0')) {
+    w.push({
+      code: 'SPARES_UNSUPPORTED',
+      message: engine === 'btrfs' ? 'btrfs has no hot spares: keep the disk aside and replace a failed one with `lifeboat raid replace`' : `md level ${level} takes no hot spares (md raid10 does)`,
+    })
+  }
   for (const s of plan.spares) {
     if (!s.largeEnough) w.push({code: 'SPARE_TOO_SMALL', message: `spare ${s.name} (${formatDecimal(s.sizeBytes)}) is smaller than a member's share and could not replace one`})
   }

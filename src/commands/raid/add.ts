@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import type {ArrayStatus, EngineName} from '../../raid/engine.js'
-import {findArray} from '../../raid/engines.js'
+import {arrayRef, findArray} from '../../raid/engines.js'
 import {guardNewDevice} from '../../raid/cli-support.js'
 import {renderStatus} from '../../raid/status-view.js'
 
@@ -22,7 +22,7 @@ The disk must not be mounted, in another array, or hold a filesystem/partition t
   async run(): Promise<{array: ArrayStatus}> {
     const {engine, status} = await findArray(this.args.array, {}, this.flags.engine as EngineName | undefined)
     await guardNewDevice(this.args.device, {force: this.flags.force})
-    const after = await engine.add(engine.name === 'md' ? (status.device ?? status.name) : (status.uuid ?? status.name), this.args.device)
+    const after = await engine.add(arrayRef(status), this.args.device)
     if (!this.jsonEnabled()) this.log(renderStatus(after))
     return {array: after}
   }

@@ -2,12 +2,12 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {confirmByName, missingAnswer} from '../../cli/prompt.js'
-import {diskLabel, renderPlan} from '../../cli/raid-render.js'
+import {chooseEngine, diskLabel, renderPlan} from '../../cli/raid-render.js'
 import {LifeboatError, UsageError} from '../../errors.js'
 import {defaultRunner} from '../../exec/runner.js'
 import {type CreatePreparation, type CreateRequest, executeCreate, prepareCreate} from '../../raid/create.js'
 import {type Disk, eligible, guardDisks, listDisks} from '../../raid/disks.js'
-import type {ArrayStatus, EngineName} from '../../raid/engine.js'
+import type {ArrayStatus} from '../../raid/engine.js'
 import {getEngine} from '../../raid/engines.js'
 import {formatDecimal} from '../../raid/plan.js'
 
@@ -42,7 +42,7 @@ Without --devices on a terminal, pick the disks from a list.`
   async run(): Promise<CreateResult> {
     const f = this.flags
     const name = this.args.name
-    const engineName = await this.engineName(f.engine)
+    const engineName = await chooseEngine(f.engine, () => this.getConfig())
     const engine = getEngine(engineName)
     const runner = defaultRunner
     const split = (v?: string[]) => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
@@ -106,11 +106,6 @@ Without --devices on a terminal, pick the disks from a list.`
     return {...shown, dryRun: false, created: true, status}
   }
 
-  private async engineName(flag: string | undefined): Promise<EngineName> {
-    if (flag) return flag as EngineName
-    const loaded = await this.getConfig().catch(() => undefined)
-    return loaded?.config.raid?.engine ?? 'md'
-  }
 }
 
 /** The interactive picker: every disk, the ineligible ones disabled with the reason. */
@@ -121,10 +116,10 @@ async function pickDisks(disks: Disk[], o: {force: boolean; level: string; exclu
     const why = d.inUse.filter((r) => !(r.level === 'force' && o.force))
     const reason = why.some((r) => r.level === 'force') && why.every((r) => r.level === 'force') ? `needs --force: ${why[0].message}` : why[0]?.message
     return {
-      name: diskLabel(d),
+      name: diskLabel(d, false),
       value: d.path,
       disabled: ok ? false : `(${reason})`,
-      description: d.inUse.length > 0 ? d.inUse.map((r) => r.message).join('; ') : undefined,
+      description: [d.byId[0] ?? d.byPath[0], ...d.inUse.map((r) => r.message)].filter(Boolean).join('; ') || undefined,
     }
   })
   if (!choices.some((c) => c.disabled === false)) {

@@ -5,7 +5,7 @@ import {confirmByName} from '../../cli/prompt.js'
 import {UsageError} from '../../errors.js'
 import {guardNewDevice} from '../../raid/cli-support.js'
 import type {ArrayStatus, EngineName, RaidLevel} from '../../raid/engine.js'
-import {findArray} from '../../raid/engines.js'
+import {arrayRef, findArray} from '../../raid/engines.js'
 import {renderStatus} from '../../raid/status-view.js'
 
 const LEVELS = ['0', '1', '4', '5', '6', '10', '1c3', '1c4']
@@ -45,7 +45,7 @@ A reshape rewrites the whole array: shows the plan, then asks to type the array 
     if (!this.jsonEnabled()) for (const l of plan) this.log(l)
     if (this.flags['dry-run']) return {array: status, plan, dryRun: true}
     await confirmByName(this.prompts, {name: status.name, action: `grow ${status.name}${level ? ` to level ${level}` : ''}`, confirm: this.flags.confirm})
-    const after = await engine.grow(engine.name === 'md' ? (status.device ?? status.name) : (status.uuid ?? status.name), {add, level})
+    const after = await engine.grow(arrayRef(status), {add, level})
     if (!this.jsonEnabled()) this.log(`\n${renderStatus(after)}`)
     return {array: after, plan, dryRun: false}
   }

@@ -15,7 +15,7 @@ export default class RaidList extends BaseCommand<typeof RaidList> {
 
   async run(): Promise<{arrays: ArrayStatus[]}> {
     const engine = this.flags.engine as EngineName | undefined
-    const arrays = await listAll({}, {engines: engine ? [engine] : undefined, onSkip: (e, reason) => this.info(`${e}: skipped (${reason})`)})
+    const arrays = await listAll({}, {engines: engine ? [engine] : undefined, onSkip: (e, reason) => (engine ? this.addWarning(`${e}: not available here: ${reason}`) : this.info(`${e}: skipped (${reason})`))})
     if (!this.jsonEnabled()) {
       if (arrays.length === 0) this.log('no RAID arrays found')
       else this.log(table(['NAME', 'ENGINE', 'LEVEL', 'HEALTH', 'ACTIVE', 'SIZE', 'DEVICE', 'MOUNTED', 'PROGRESS'], arrays.map((a) => listRow(a))))

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {ExitCode, UsageError} from '../../errors.js'
+import {errorMessage, ExitCode, UsageError} from '../../errors.js'
 import type {ArrayStatus, EngineName, RaidEvent} from '../../raid/engine.js'
 import {listAll} from '../../raid/engines.js'
 import {monitor} from '../../raid/monitor.js'
@@ -44,6 +44,7 @@ The first look reports current problems; later looks report changes. --once look
         onEvent: (e) => {
           if (!this.jsonEnabled()) process.stdout.write(JSON.stringify(e) + '\n')
         },
+        onError: (error) => process.stderr.write(`raid monitor: this look failed, trying again in ${this.flags.interval} s: ${errorMessage(error)}\n`),
         onPoll: (arrays) => {
           last = arrays
         },

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {renderPlan} from '../../cli/raid-render.js'
+import {chooseEngine, renderPlan} from '../../cli/raid-render.js'
 import {UsageError} from '../../errors.js'
 import {guardDisks, listDisks, resolveDisk, sysRoot} from '../../raid/disks.js'
-import type {EngineName, RaidLevel} from '../../raid/engine.js'
+import type {RaidLevel} from '../../raid/engine.js'
 import {parseDiskList, type Plan, type PlanDisk, planArray} from '../../raid/plan.js'
 
 export default class RaidPlan extends BaseCommand<typeof RaidPlan> {
@@ -29,7 +29,7 @@ Sizes for --disks are decimal, as disks are sold: 4T = 4,000,000,000,000 bytes (
 
   async run(): Promise<Plan> {
     const f = this.flags
-    const engine = await this.engineName(f.engine)
+    const engine = await chooseEngine(f.engine, () => this.getConfig())
     let disks: PlanDisk[]
     let spares: PlanDisk[] = []
     if (f.disks) {
@@ -62,11 +62,6 @@ Sizes for --disks are decimal, as disks are sold: 4T = 4,000,000,000,000 bytes (
     return plan
   }
 
-  private async engineName(flag: string | undefined): Promise<EngineName> {
-    if (flag) return flag as EngineName
-    const loaded = await this.getConfig().catch(() => undefined)
-    return loaded?.config.raid?.engine ?? 'md'
-  }
 }
 
 function num(text: string, flag: string): number {

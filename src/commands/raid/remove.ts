@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {confirmByName} from '../../cli/prompt.js'
 import type {EngineName} from '../../raid/engine.js'
-import {findArray} from '../../raid/engines.js'
+import {arrayRef, findArray} from '../../raid/engines.js'
 import {renderStatus} from '../../raid/status-view.js'
 import type {MemberChangeResult} from './fail.js'
 
@@ -31,7 +31,7 @@ Destructive: shows the plan, then asks to type the array name (or --confirm NAME
     if (!this.jsonEnabled()) for (const l of plan) this.log(l)
     if (this.flags['dry-run']) return {array: status, plan, dryRun: true}
     await confirmByName(this.prompts, {name: status.name, action: `remove ${d} from ${status.name}`, confirm: this.flags.confirm})
-    const after = await engine.remove(engine.name === 'md' ? (status.device ?? status.name) : (status.uuid ?? status.name), d)
+    const after = await engine.remove(arrayRef(status), d)
     if (!this.jsonEnabled()) this.log(`\n${renderStatus(after)}`)
     return {array: after, plan, dryRun: false}
   }

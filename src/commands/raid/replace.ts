@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../errors.js'
 import {guardNewDevice, progressPrinter} from '../../raid/cli-support.js'
 import type {ArrayStatus, EngineName} from '../../raid/engine.js'
-import {findArray} from '../../raid/engines.js'
+import {arrayRef, findArray} from '../../raid/engines.js'
 import {needsAttention, renderStatus} from '../../raid/status-view.js'
 
 export default class RaidReplace extends BaseCommand<typeof RaidReplace> {
@@ -31,7 +31,7 @@ The new disk must be at least as large as the member it replaces, not mounted, n
     await guardNewDevice(this.args.new, {force: this.flags.force})
     this.info(`replacing ${this.args.old} with ${this.args.new} in ${status.name} (${status.engine} ${status.level})`)
     const printer = progressPrinter((s) => process.stderr.write(s), Boolean(process.stderr.isTTY))
-    const after = await engine.replace(engine.name === 'md' ? (status.device ?? status.name) : (status.uuid ?? status.name), this.args.old, this.args.new, {
+    const after = await engine.replace(arrayRef(status), this.args.old, this.args.new, {
       wait: this.flags.wait,
       onProgress: this.jsonEnabled() ? undefined : printer,
     })

@@ -24,7 +24,7 @@ Without an argument, every md array and multi-device btrfs filesystem. Exits 4 w
     if (this.args.array) {
       arrays = [(await findArray(this.args.array, {}, engine)).status]
     } else {
-      arrays = await listAll({}, {engines: engine ? [engine] : undefined, onSkip: (e, reason) => this.info(`${e}: skipped (${reason})`)})
+      arrays = await listAll({}, {engines: engine ? [engine] : undefined, onSkip: (e, reason) => (engine ? this.addWarning(`${e}: not available here: ${reason}`) : this.info(`${e}: skipped (${reason})`))})
     }
     if (!this.jsonEnabled()) {
       const c = useColour()

@@ -54,8 +54,9 @@ export class BtrfsEngine implements RaidEngine {
     return {ok: true}
   }
 
-  private async btrfs(args: string[], okExitCodes?: number[]): Promise<{stdout: string; code: number; stderr: string}> {
-    return this.runner.run('btrfs', args, {okExitCodes, timeoutMs: 24 * 3600_000})
+  /** Reads get 2 minutes (a hung USB disk must not hang status forever); long operations a week. */
+  private async btrfs(args: string[], okExitCodes?: number[], long = false): Promise<{stdout: string; code: number; stderr: string}> {
+    return this.runner.run('btrfs', args, {okExitCodes, timeoutMs: long ? 7 * 24 * 3600_000 : 120_000})
   }
 
   private mounts(): Array<{source: string; target: string}> {
@@ -192,7 +193,7 @@ export class BtrfsEngine implements RaidEngine {
     const m = this.member(st, device)
     if (!m) throw new UsageError(`${device} is not a device of ${st.name}`, {code: 'NOT_A_MEMBER', where: device})
     const target = m.role === 'missing' ? 'missing' : m.device
-    await this.btrfs(['device', 'remove', target, st.mountpoint])
+    await this.btrfs(['device', 'remove', target, st.mountpoint], undefined, true)
     return this.status(st.uuid!)
   }
 
@@ -238,7 +239,7 @@ export class BtrfsEngine implements RaidEngine {
     }
     // -B: run in the foreground so failures (ENOSPC, I/O errors) surface; poll status meanwhile.
     let done = false
-    const run = this.btrfs(['replace', 'start', '-B', src, newDevice, st.mountpoint]).finally(() => {
+    const run = this.btrfs(['replace', 'start', '-B', src, newDevice, st.mountpoint], undefined, true).finally(() => {
       done = true
     })
     while (!done) {
@@ -259,7 +260,7 @@ export class BtrfsEngine implements RaidEngine {
       const args = ['balance', 'start']
       if (d) args.push(`-dconvert=${d.toLowerCase()},soft`)
       if (m) args.push(`-mconvert=${m.toLowerCase()},soft`)
-      if (args.length > 2) await this.btrfs([...args, st.mountpoint])
+      if (args.length > 2) await this.btrfs([...args, st.mountpoint], undefined, true)
       after = await this.status(st.uuid!)
     }
     opts.onProgress?.(after.progress, after)

@@ -74,7 +74,7 @@ export function buildBtrfsStatus(src: BtrfsSources): ArrayStatus {
   if (metaProfile) words.push(`metadata ${metaProfile}`)
   if (missing > 0) words.push(`${missing} missing`)
   if (mixed) words.push('multiple profiles')
-  if (scrub?.status && scrub.status !== 'running') words.push(`last scrub ${scrub.status}${scrub.noErrors ? '' : scrub.errorSummary ? ` (${scrub.errorSummary})` : ''}`)
+  if (scrub?.status && scrub.status !== 'running' && scrub.status !== 'no stats available') words.push(`last scrub ${scrub.status}${scrub.noErrors ? '' : scrub.errorSummary ? ` (${scrub.errorSummary})` : ''}`)
 
   const ratio = usage?.dataRatio
   const st: ArrayStatus = {

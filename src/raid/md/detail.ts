@@ -127,7 +127,7 @@ export interface MdExport {
 export function parseDetailExport(text: string): MdExport {
   const fields: Record<string, string> = {}
   for (const line of text.split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim())
+    const m = /^([A-Za-z0-9_]+)=(.*)$/.exec(line.trim())
     if (m) fields[m[1]] = m[2]
   }
   const byKey = new Map<string, {device?: string; role?: string}>()

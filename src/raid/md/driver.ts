@@ -205,7 +205,10 @@ export class MdEngine implements RaidEngine {
 
   async replace(array: string, oldDevice: string, newDevice: string, opts: {wait?: boolean; onProgress?: ProgressCallback} = {}): Promise<ArrayStatus> {
     const st = await this.status(array)
-    const old = oldDevice === 'missing' ? undefined : this.requireMember(st, oldDevice)
+    // A disk already removed from a degraded array (or "missing"): nothing to take out, just rebuild onto NEW.
+    const slotEmpty = st.members.some((m) => m.role === 'removed' || m.role === 'missing')
+    const old = oldDevice === 'missing' || (slotEmpty && !this.member(st, oldDevice)) ? undefined : this.requireMember(st, oldDevice)
+    if (!old && !slotEmpty) throw new UsageError(`${st.name} has no missing member to replace`, {code: 'NOT_A_MEMBER', where: oldDevice})
     if (this.member(st, newDevice)) throw new UsageError(`${newDevice} is already a member of ${st.name}`, {code: 'ALREADY_MEMBER', where: newDevice})
     this.checkSize(st, newDevice)
     const md = st.device!

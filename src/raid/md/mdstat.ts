@@ -116,7 +116,7 @@ function parseDetailLine(a: MdstatArray, line: string): void {
     const rest = m[2]
     const sup = /super (\S+)/.exec(rest)
     if (sup) a.superVersion = sup[1]
-    const chunk = /(\d+)k chunks?/.exec(rest)
+    const chunk = /(\d+)[kK] chunks?/.exec(rest)
     if (chunk) a.chunkKiB = Number(chunk[1])
     const disks = /\[(\d+)\/(\d+)\]/.exec(rest)
     if (disks) {

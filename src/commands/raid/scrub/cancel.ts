@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../../cli/base-command.js'
 import type {ArrayStatus, EngineName} from '../../../raid/engine.js'
-import {findArray} from '../../../raid/engines.js'
+import {arrayRef, findArray} from '../../../raid/engines.js'
 
 export default class RaidScrubCancel extends BaseCommand<typeof RaidScrubCancel> {
   static override description = 'Stop a running check/repair (md: sync_action idle) or scrub (btrfs scrub cancel). Does nothing when none runs.'
@@ -15,7 +15,7 @@ export default class RaidScrubCancel extends BaseCommand<typeof RaidScrubCancel>
   async run(): Promise<{array: ArrayStatus; wasRunning: boolean}> {
     const {engine, status} = await findArray(this.args.array, {}, this.flags.engine as EngineName | undefined)
     const wasRunning = status.progress !== undefined && ['check', 'repair', 'scrub'].includes(status.progress.action)
-    const after = await engine.scrubCancel(engine.name === 'md' ? (status.device ?? status.name) : (status.uuid ?? status.name))
+    const after = await engine.scrubCancel(arrayRef(status))
     if (!this.jsonEnabled()) this.log(wasRunning ? `${after.name}: ${status.progress!.action} cancelled` : `${after.name}: no check or scrub was running`)
     return {array: after, wasRunning}
   }

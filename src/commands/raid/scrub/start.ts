@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../../cli/base-command.js'
 import {progressPrinter} from '../../../raid/cli-support.js'
 import type {ArrayStatus, EngineName} from '../../../raid/engine.js'
-import {findArray} from '../../../raid/engines.js'
+import {arrayRef, findArray} from '../../../raid/engines.js'
 import {renderStatus} from '../../../raid/status-view.js'
 
 export default class RaidScrubStart extends BaseCommand<typeof RaidScrubStart> {
@@ -19,7 +19,7 @@ Runs in the background; --wait follows it to the end.`
 
   async run(): Promise<{array: ArrayStatus}> {
     const {engine, status} = await findArray(this.args.array, {}, this.flags.engine as EngineName | undefined)
-    const ref = engine.name === 'md' ? (status.device ?? status.name) : (status.uuid ?? status.name)
+    const ref = arrayRef(status)
     let after = await engine.scrubStart(ref, {repair: this.flags.repair})
     if (this.flags.wait) {
       const printer = progressPrinter((s) => process.stderr.write(s), Boolean(process.stderr.isTTY))

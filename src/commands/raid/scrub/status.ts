@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../../cli/base-command.js'
 import type {ArrayStatus, EngineName} from '../../../raid/engine.js'
-import {findArray} from '../../../raid/engines.js'
+import {arrayRef, findArray} from '../../../raid/engines.js'
 import {describeProgress} from '../../../raid/status-view.js'
 
 export default class RaidScrubStatus extends BaseCommand<typeof RaidScrubStatus> {
@@ -15,7 +15,7 @@ export default class RaidScrubStatus extends BaseCommand<typeof RaidScrubStatus>
 
   async run(): Promise<{array: ArrayStatus; running: boolean}> {
     const {engine, status} = await findArray(this.args.array, {}, this.flags.engine as EngineName | undefined)
-    const st = await engine.scrubStatus(engine.name === 'md' ? (status.device ?? status.name) : (status.uuid ?? status.name))
+    const st = await engine.scrubStatus(arrayRef(status))
     const running = st.progress !== undefined && ['check', 'repair', 'scrub'].includes(st.progress.action)
     if (!this.jsonEnabled()) {
       this.log(`${st.name}: ${st.progress ? describeProgress(st.progress) : 'no check or scrub running'}`)

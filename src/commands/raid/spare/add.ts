@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../../cli/base-command.js'
 import type {ArrayStatus, EngineName} from '../../../raid/engine.js'
-import {findArray} from '../../../raid/engines.js'
+import {arrayRef, findArray} from '../../../raid/engines.js'
 import {guardNewDevice} from '../../../raid/cli-support.js'
 import {renderStatus} from '../../../raid/status-view.js'
 
@@ -25,7 +25,7 @@ The disk must not be mounted, in another array, or hold a filesystem/partition t
       this.addWarning(`${status.name} is ${status.health}: the new disk is used for a rebuild right away rather than kept as a spare`)
     }
     await guardNewDevice(this.args.device, {force: this.flags.force})
-    const after = await engine.addSpare(status.device ?? status.name, this.args.device)
+    const after = await engine.addSpare(arrayRef(status), this.args.device)
     if (!this.jsonEnabled()) this.log(renderStatus(after))
     return {array: after}
   }
