@@ -90,7 +90,7 @@ describe('raid md engine in a Linux VM @integration', function () {
     const a = s.result.arrays[0]
     expect(a.uuid).to.equal(st.uuid)
     expect(['healthy', 'rebuilding']).to.include(a.health)
-    expect(a.state).to.match(/^(clean|active)(, degraded)?(, (resyncing|recovering))?\s*$/)
+    expect(a.state).to.match(/^(clean|active)(, degraded)?(, (resyncing|recovering)( \(\w+\))?)?\s*$/)
     // exit 0 when it is clean already, 4 while the initial build runs
     expect(step('status-new').code).to.equal(a.health === 'healthy' ? 0 : 4)
     expect(run.values['after-resync']).to.equal('idle 0')

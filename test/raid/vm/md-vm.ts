@@ -52,6 +52,8 @@ export interface VmOptions {
   disks?: number
   diskMiB?: number
   memMiB?: number
+  /** qemu -cpu model (default: host under KVM, max under TCG). */
+  cpu?: string
   /** Guest CPUs (default 1; TCG runs each on its own host thread). */
   cpus?: number
   /** Kill qemu after this long (the run then reports timedOut). */
@@ -150,7 +152,7 @@ export async function runInVm(o: VmOptions): Promise<VmRun> {
   try {
     fs.writeFileSync(path.join(work, 'scenario.sh'), `${prelude()}\n${o.script}\n`, {mode: 0o755})
     const args = [
-      '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max', '-smp', String(o.cpus ?? 1), '-m', String(o.memMiB ?? 1024),
+      '-accel', accel, '-cpu', o.cpu ?? (accel === 'kvm' ? 'host' : 'max'), '-smp', String(o.cpus ?? 1), '-m', String(o.memMiB ?? 1024),
       '-nographic', '-no-reboot', '-nic', 'none',
       '-kernel', path.join(cache, 'vmlinuz'), '-initrd', path.join(cache, 'initrd.cpio.gz'),
       '-append', `console=ttyS0 quiet panic=-1${keepArg()}`,
