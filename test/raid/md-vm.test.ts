@@ -25,7 +25,7 @@ step create lifeboat raid create md0 --level 5 --devices /dev/vda /dev/vdb /dev/
 step write dd if=/dev/urandom of=/dev/md0 bs=1M count=${DATA_MIB} oflag=direct conv=fsync
 value sha-written "$(${SHA})"
 step status-new lifeboat raid status md0 --json
-wait_idle 120
+wait_idle 240
 value after-resync "$(cat /sys/block/md0/md/sync_action) $(cat /sys/block/md0/md/degraded)"
 step fail lifeboat raid fail md0 /dev/vdb --confirm md0 --json
 step status-degraded lifeboat raid status --json
