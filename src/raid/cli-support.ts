@@ -38,7 +38,7 @@ function mountedSources(root: string): Set<string> {
  * Refuses a device that is not a block device, is mounted or used as swap, or already belongs to an array;
  * a device with a filesystem/RAID signature or partitions only with `force`.
  */
-export async function guardNewDevice(device: string, opts: {force?: boolean; env?: Partial<EngineEnv>; runner?: Runner} = {}): Promise<void> {
+export async function guardNewDevice(device: string, opts: {force?: boolean; env?: Partial<EngineEnv>; runner?: Runner} = {}): Promise<{signature?: string}> {
   const root = opts.env?.root ?? '/'
   let st: fs.Stats
   try {
@@ -74,6 +74,24 @@ export async function guardNewDevice(device: string, opts: {force?: boolean; env
   if (sig && !opts.force) {
     throw new UsageError(`${device} contains ${sig}`, {code: 'DEVICE_HAS_DATA', where: device, hint: 'if its contents may go, pass --force (they will be overwritten)'})
   }
+  return {signature: sig}
+}
+
+/**
+ * Checks a new disk (guardNewDevice) and, when it holds a signature and --force was given, erases the
+ * signatures (`wipefs -a`) so mdadm/btrfs accept it; `say` reports that. Returns what was wiped.
+ */
+export async function prepareNewDevice(device: string, opts: {force?: boolean; env?: Partial<EngineEnv>; runner?: Runner; say?: (m: string) => void} = {}): Promise<{wiped?: string}> {
+  const {signature} = await guardNewDevice(device, opts)
+  if (!signature) return {}
+  opts.say?.(`erasing ${signature} on ${device} (--force)`)
+  await wipeSignatures(device, opts.runner ?? opts.env?.runner)
+  return {wiped: signature}
+}
+
+/** `wipefs -a DEV`: erases filesystem, RAID and partition-table signatures (only after the user's consent). */
+export async function wipeSignatures(device: string, runner: Runner = defaultRunner): Promise<void> {
+  await runner.run('wipefs', ['-a', device])
 }
 
 /** A progress callback that prints a line when the percentage moves (TTY: rewrites one line). */

@@ -126,7 +126,8 @@ export async function monitor(opts: MonitorOptions): Promise<RaidEvent[]> {
   for (let poll = 1; ; poll++) {
     let arrays: ArrayStatus[]
     try {
-      arrays = await opts.list()
+      // Nested arrays: watch the children too, so a disk failing inside a 1+0 mirror is its own Fail event.
+      arrays = (await opts.list()).flatMap((a) => [a, ...(a.children ?? [])])
     } catch (error) {
       if (!opts.onError || opts.once) throw error
       opts.onError(error)

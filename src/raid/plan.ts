@@ -228,12 +228,21 @@ const BTRFS_PROFILES: Partial<Record<RaidLevel, BtrfsProfile>> = {
 export const BTRFS_STRIPE = 2 ** 30
 
 /**
+ * The stripe the simulation steps by: btrfs's 1 GiB, or for very large arrays (over ~100 TB) a larger power of two
+ * so that the simulation stays under ~100 000 chunks (the error is at most one stripe per device).
+ */
+export function simulationStripe(sizes: number[]): number {
+  const total = sizes.reduce((a, b) => a + b, 0)
+  return Math.max(BTRFS_STRIPE, 2 ** Math.ceil(Math.log2(Math.max(1, total / 100_000))))
+}
+
+/**
  * Simulates btrfs' chunk allocator (fs/btrfs/volumes.c, gather_device_info + decide_stripe_size) until no chunk
  * fits: each chunk takes the devices with the most unallocated space (up to devs_max, rounded down to
  * devs_increment, at least devs_min), one stripe of min(1 GiB, smallest free among them) on each. Returns the
  * usable data bytes and what it took from each device. Metadata chunks are left out (about 1 % in practice).
  */
-export function btrfsAllocate(level: RaidLevel, sizes: number[], stripe = BTRFS_STRIPE): {usableBytes: number; used: number[]} {
+export function btrfsAllocate(level: RaidLevel, sizes: number[], stripe = simulationStripe(sizes)): {usableBytes: number; used: number[]} {
   const p = BTRFS_PROFILES[level]
   if (!p) throw new UsageError(`btrfs has no profile for level ${level}`, {code: 'BAD_LEVEL', where: '--level'})
   const free = [...sizes]
@@ -539,7 +548,8 @@ export function planArray(input: PlanInput): Plan {
     usableBytes = r.usableBytes
     used = r.used
     layout = `btrfs data raid${level}`
-    notes.push('btrfs figures are for data, simulated chunk by chunk (1 GiB stripes); metadata takes about 1 % more')
+    const stripe = simulationStripe(sizes)
+    notes.push(`btrfs figures are for data, simulated chunk by chunk (${stripe / BTRFS_STRIPE} GiB stripes); metadata takes about 1 % more`)
   }
   const disks: DiskUse[] = input.disks.map((d, i) => ({name: d.name, sizeBytes: d.sizeBytes, usedBytes: Math.round(used[i]), unusedBytes: Math.round(d.sizeBytes - used[i])}))
   const wastedBytes = disks.reduce((a, d) => a + d.unusedBytes, 0)

@@ -2,6 +2,7 @@ import {expect} from 'chai'
 
 import {
   parseBalanceStatus,
+  parseChunkTree,
   parseDeviceStatsJson,
   parseDeviceStatsTable,
   parseDeviceStatsText,
@@ -12,7 +13,10 @@ import {
 } from '../../src/raid/btrfs/parse.js'
 import {buildBtrfsStatus} from '../../src/raid/btrfs/status.js'
 import {renderStatus} from '../../src/raid/status-view.js'
-import {btrfsBlock} from './fixtures.js'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {btrfsBlock, FIXTURES} from './fixtures.js'
 
 const GiB = 1024 ** 3
 
@@ -122,6 +126,15 @@ describe('btrfs parsers on captured btrfs-progs 6.2 output', () => {
     })
   })
 
+  it('chunk tree of an unmounted filesystem: profiles per block-group type', () => {
+    const u = parseChunkTree(fs.readFileSync(path.join(FIXTURES, 'btrfs', 'dump-tree-chunk-raid5.txt'), 'utf8'))
+    expect(u.groups.map((g) => `${g.type},${g.profile}`).sort()).to.deep.equal(['Data,RAID5', 'Metadata,RAID1C3', 'System,RAID1C3'])
+    expect(u.multipleProfiles).to.equal(false)
+    const single = parseChunkTree('length 8388608 owner 2 stripe_len 65536 type DATA\nlength 8388608 owner 2 stripe_len 65536 type DATA|RAID1\n')
+    expect(single.groups.map((g) => g.profile)).to.deep.equal(['single', 'RAID1'])
+    expect(single.multipleProfiles).to.equal(true)
+  })
+
   it('balance status', () => {
     expect(parseBalanceStatus(btrfsBlock('lab2.log', 'btrfs balance status mnt')).running).to.equal(false)
     expect(parseBalanceStatus("Balance on '/mnt' is running\n2 out of about 5 chunks balanced (3 considered),  60% left").percentLeft).to.equal(60)
@@ -166,6 +179,16 @@ describe('btrfs array status from captured outputs', () => {
     expect(s.health).to.equal('degraded')
     expect(s.members.filter((m) => m.role === 'missing')).to.have.length(1)
     expect(s.action.join(' ')).to.match(/mount -o degraded \/dev\/loop0/)
+  })
+
+  it('unmounted: profiles from the chunk tree give the level, and how many missing devices it survives', () => {
+    const show = parseFilesystemShow(btrfsBlock('lab2.log', 'btrfs filesystem show', 0))[0]
+    const usage = parseChunkTree(fs.readFileSync(path.join(FIXTURES, 'btrfs', 'dump-tree-chunk-raid5.txt'), 'utf8'))
+    const one = buildBtrfsStatus({show, usage})
+    expect(one).to.deep.include({level: 'RAID5', health: 'degraded'})
+    expect(one.state).to.equal('not mounted, 3 devices, data RAID5, metadata RAID1C3, 1 missing')
+    const two = buildBtrfsStatus({show: {...show, devices: show.devices.slice(0, 1)}, usage})
+    expect(two.health).to.equal('failed')
   })
 
   it('raid5 missing one of three: degraded; raid1 missing two of three: failed', () => {

@@ -116,6 +116,11 @@ describe('raid create: command (built CLI on the fixture Pi)', function () {
     expect(env.result).to.deep.include({dryRun: true, created: false, level: '1', engine: 'btrfs'})
     expect(env.result.commands.at(-2)).to.deep.equal(['mkfs.btrfs', '-L', 'data', '-d', 'raid1', '-m', 'raid1', '/dev/sda', '/dev/sdg'])
     expect(env.result.plan.usableBytes).to.equal(7_814_037_168 * 512)
+    // md where the kernel has no md driver (the fixture root has no /proc/mdstat): the dry run still shows the
+    // commands, and says the engine cannot run here.
+    const md = envelope((await lifeboat(['raid', 'create', 'data', '--level', '1', '--devices', 'sda', 'sdg', '--dry-run', '--json'], fx.env)).stdout)
+    expect(md.result.commands.at(-1)).to.include.members(['mdadm', '--create', '--run', '--metadata=1.2', '--bitmap=internal'])
+    expect(md.warnings.join('\n')).to.contain('the md engine cannot run here: the kernel has no md driver loaded')
   })
 
   it('raid plan --devices reads the sizes from the disks', async () => {
@@ -161,7 +166,9 @@ describe('raid create: command (built CLI on the fixture Pi)', function () {
           steps: [
             // The cursor starts on the first eligible disk (sda); space selects, ↓ skips the disabled ones to sdg.
             {expect: 'Disks for RAID 1', send: ' '},
-            {expect: '◉', send: '\u001B[B'},
+            // One disk is not enough for RAID 1: the picker says so and stays open.
+            {expect: '◉', send: '\r'},
+            {expect: 'RAID 1 needs at least 2 disks', send: '\u001B[B'},
             {expect: '/dev/sdg', send: ' '},
             {expect: 'WD-WCC7K0PLAIN1', send: '\r'},
           ],

@@ -190,6 +190,31 @@ describe('md engine against a fake kernel built from the captured states', () =>
     expect((await eng.status('md1')).level).to.equal('raid0')
   })
 
+  it('a nested array with a degraded child is degraded too (1+0: a mirror lost a disk)', async () => {
+    fake.put(
+      'proc/mdstat',
+      [
+        'Personalities : [raid0] [raid1]',
+        'md3 : active raid0 md2[1] md1[0]',
+        '      126976 blocks super 1.2 512k chunks',
+        '',
+        'md2 : active raid1 vdd[1] vdc[0](F)',
+        '      63488 blocks super 1.2 [2/1] [_U]',
+        '',
+        'md1 : active raid1 vdb[1] vda[0]',
+        '      63488 blocks super 1.2 [2/2] [UU]',
+        '',
+        'unused devices: <none>',
+      ].join('\n'),
+    )
+    fs.rmSync(path.join(root, 'sys'), {recursive: true})
+    fake.detail = ''
+    const [top] = await eng.list()
+    expect(top).to.deep.include({device: '/dev/md3', health: 'degraded'})
+    expect(top.status.join(' ')).to.match(/Member array md2 \(\/dev\/md2\) is degraded/)
+    expect(top.action.join(' ')).to.contain('md2: Replace the failed disk: lifeboat raid replace md2 /dev/vdc NEW-DEVICE --wait')
+  })
+
   it('check and repair through sync_action; cancel writes idle; a busy array is refused', async () => {
     const action = () => fs.readFileSync(path.join(root, 'sys/block/md0/md/sync_action'), 'utf8').trim()
     await eng.scrubStart('fixture')
@@ -205,6 +230,21 @@ describe('md engine against a fake kernel built from the captured states', () =>
     expect(action()).to.equal('idle')
     await eng.scrubStart('fixture', {repair: true})
     expect(action()).to.equal('repair')
+  })
+
+  it('a check is refused on a degraded array, and sync_action is left alone', async () => {
+    fake.put('proc/mdstat', md('22'))
+    fake.put('sys/block/md0/md/degraded', '1\n')
+    fake.dev('vdb', 'faulty', 'none')
+    fake.detail = md('23')
+    let err: any
+    try {
+      await eng.scrubStart('fixture')
+    } catch (error) {
+      err = error
+    }
+    expect(err).to.include({code: 'ARRAY_NOT_HEALTHY', exitCode: 2})
+    expect(fs.readFileSync(path.join(root, 'sys/block/md0/md/sync_action'), 'utf8').trim()).to.equal('idle')
   })
 
   it('create commands: explicit --run --metadata=1.2 --bitmap, chunk, spares, next free md number', () => {

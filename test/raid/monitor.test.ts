@@ -100,6 +100,14 @@ describe('raid monitor events from a sequence of statuses', () => {
     expect(gone[1].message).to.equal('a device of labE (devid 3) is missing')
   })
 
+  it('nested arrays: a child that loses a disk reports its own Fail', async () => {
+    const child = mdFrom('22', '23')
+    const healthyChild = mdFrom('13', '14')
+    const top = (c: ArrayStatus) => ({...mdFrom('66', '68'), device: '/dev/md9', uuid: 'top', name: 'top', children: [c]})
+    const events = await run([[top(healthyChild)], [top(child)]])
+    expect(events[1]).to.deep.include({event: 'Fail', device: '/dev/vdb'})
+  })
+
   it('an array that disappears is reported', async () => {
     const events = await run([[mdFrom('13', '14')], []])
     expect(events[1]).to.deep.equal([{event: 'Fail', device: '/dev/md0'}])

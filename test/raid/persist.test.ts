@@ -4,11 +4,12 @@ import path from 'node:path'
 
 import type {ArrayStatus} from '../../src/raid/engine.js'
 import {mergeFstab, mergeMdadmConf, persistArray} from '../../src/raid/persist.js'
-import {tempDir} from '../helpers/env.js'
+import {envelope, lifeboat} from '../helpers/cli.js'
+import {ROOT, tempDir} from '../helpers/env.js'
 import {FakeRunner, FIXTURES} from './fake-root.js'
 
-const brief = fs.readFileSync(path.join(FIXTURES, 'md-detail-brief.txt'), 'utf8') // captured `mdadm --detail --brief /dev/md0`
-const multi = fs.readFileSync(path.join(FIXTURES, 'md-detail-scan-multi.txt'), 'utf8')
+const brief = fs.readFileSync(path.join(FIXTURES, 'md', '16-detail-scan.txt'), 'utf8') // captured `mdadm --detail --scan` (the same ARRAY line as --detail --brief)
+const multi = fs.readFileSync(path.join(FIXTURES, 'md', '76-detail-scan-multi.txt'), 'utf8')
 
 const md0: ArrayStatus = {
   engine: 'md',
@@ -170,5 +171,54 @@ describe('raid persist: mdadm.conf and fstab', () => {
     const err = await persistArray({array: md0, runner: runner(), root, mountpoint: 'srv/data'}).catch((error) => error)
     expect(err.exitCode).to.equal(2)
     expect(err.where).to.equal('--mountpoint')
+  })
+})
+
+describe('raid persist: command on md (fake /proc and /sys, fake mdadm and blkid on PATH)', function () {
+  this.timeout(60_000)
+  it('writes the ARRAY line and the fstab entry under --root, idempotently', async function () {
+    if (!fs.existsSync(path.join(ROOT, 'dist', 'commands', 'raid', 'persist.js'))) this.skip()
+    const dir = tempDir('lifeboat-persist-cli-')
+    try {
+      const put = (rel: string, v: string) => {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), {recursive: true})
+        fs.writeFileSync(path.join(dir, rel), v)
+      }
+      const md = (name: string) => fs.readFileSync(path.join(FIXTURES, 'md', name), 'utf8')
+      // The kernel side: the captured clean RAID5 (mdstat + sysfs).
+      put('kroot/proc/mdstat', md('13-mdstat-clean.txt'))
+      for (const [k, v] of Object.entries({array_state: 'clean', sync_action: 'idle', degraded: '0', mismatch_cnt: '0', raid_disks: '4', level: 'raid5'})) {
+        put(`kroot/sys/block/md0/md/${k}`, `${v}\n`)
+      }
+      for (const [i, d] of ['vda', 'vdb', 'vdc', 'vdd'].entries()) {
+        put(`kroot/sys/block/md0/md/dev-${d}/state`, 'in_sync\n')
+        put(`kroot/sys/block/md0/md/dev-${d}/slot`, `${i}\n`)
+      }
+      // The tools: mdadm answers --detail with the captured output and --detail --brief with the ARRAY line.
+      put('cap/detail.txt', md('14-detail-clean.txt'))
+      put('cap/brief.txt', brief)
+      put('bin/mdadm', `#!/bin/sh\n[ "$2" = "--brief" ] && exec cat '${dir}/cap/brief.txt'\nexec cat '${dir}/cap/detail.txt'\n`)
+      put('bin/blkid', '#!/bin/sh\nprintf "UUID=2f1e0d9c-8b7a-4c6d-9e5f-0a1b2c3d4e5f\\nTYPE=ext4\\n"\n')
+      fs.chmodSync(path.join(dir, 'bin/mdadm'), 0o755)
+      fs.chmodSync(path.join(dir, 'bin/blkid'), 0o755)
+      const env = {LIFEBOAT_RAID_ROOT: path.join(dir, 'kroot'), PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, CI: '1'}
+      const target = path.join(dir, 'target')
+      const args = ['raid', 'persist', 'md0', '--engine', 'md', '--root', target, '--mountpoint', '/srv/data']
+      const first = await lifeboat(args, env)
+      expect(first.code, first.stderr).to.equal(0)
+      expect(first.stdout).to.contain(`mdadm.conf ${target}/etc/mdadm/mdadm.conf: added`)
+      expect(first.stdout).to.contain('initramfs not updated: --root is not /')
+      expect(fs.readFileSync(path.join(target, 'etc/mdadm/mdadm.conf'), 'utf8')).to.equal(brief)
+      expect(fs.readFileSync(path.join(target, 'etc/fstab'), 'utf8')).to.equal(
+        'UUID=2f1e0d9c-8b7a-4c6d-9e5f-0a1b2c3d4e5f /srv/data ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2\n',
+      )
+      const again = envelope((await lifeboat([...args, '--json'], env)).stdout)
+      expect(again.result.mdadmConf.action).to.equal('unchanged')
+      expect(again.result.fstab.action).to.equal('unchanged')
+      const scripted = await lifeboat(['raid', 'persist', 'md0', '--engine', 'md', '--root', target, '--json'], env)
+      expect(envelope(scripted.stdout).warnings).to.deep.equal(['no --mountpoint given: fstab left unchanged'])
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true})
+    }
   })
 })

@@ -121,7 +121,7 @@ describe('raid plan: btrfs allocator', () => {
   it('matches what btrfs itself estimated for raid1 on 1G/2G/3G loop devices (lab fixture H)', () => {
     // After mkfs, `btrfs filesystem usage -b` showed per-device unallocated bytes and "Free (estimated)":
     // free = unused part of the data chunks + what raid1 chunks can still be allocated from the unallocated space.
-    const log = fs.readFileSync(path.join(FIXTURES, 'btrfs-lab2.log'), 'utf8')
+    const log = fs.readFileSync(path.join(FIXTURES, 'btrfs', 'lab2.log'), 'utf8')
     const h = log.slice(log.indexOf('H: RAID1 mixed sizes'))
     const section = h.slice(h.indexOf('Unallocated:'), h.indexOf('[rc=', h.indexOf('Unallocated:')))
     const unallocated = [...section.matchAll(/\/dev\/loop\d+\s+(\d+)/g)].map((m) => Number(m[1]))
@@ -152,6 +152,14 @@ describe('raid plan: btrfs allocator', () => {
     // btrfs RAID10 has no fixed pairs: a second failure is treated as fatal.
     expect(plan('btrfs', '10', '4x4T').failures.secondFailureSurvival).to.equal(0)
     expect(plan('btrfs', '0', '4T,2T').usableBytes).to.be.closeTo(6 * T, GiB)
+  })
+
+  it('large arrays are simulated with larger stripes (under ~100 000 chunks), still to within a stripe per disk', () => {
+    // 60 × 20T = 1.2 PB raw; 1.2e15 / 100 000 = 1.2e10 → 16 GiB stripes. raid1 = total/2 = 600T.
+    const p = plan('btrfs', '1', '60x20T')
+    expect(p.notes.join()).to.contain('16 GiB stripes')
+    expect(p.usableBytes).to.be.closeTo(600 * T, 60 * 16 * GiB)
+    expect(plan('btrfs', '1c3', '60x20T').usableBytes).to.be.closeTo(400 * T, 60 * 16 * GiB)
   })
 })
 

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import type {ArrayStatus, EngineName} from '../../raid/engine.js'
 import {arrayRef, findArray} from '../../raid/engines.js'
-import {guardNewDevice} from '../../raid/cli-support.js'
+import {prepareNewDevice} from '../../raid/cli-support.js'
 import {renderStatus} from '../../raid/status-view.js'
 
 export default class RaidAdd extends BaseCommand<typeof RaidAdd> {
@@ -21,7 +21,7 @@ The disk must not be mounted, in another array, or hold a filesystem/partition t
 
   async run(): Promise<{array: ArrayStatus}> {
     const {engine, status} = await findArray(this.args.array, {}, this.flags.engine as EngineName | undefined)
-    await guardNewDevice(this.args.device, {force: this.flags.force})
+    await prepareNewDevice(this.args.device, {force: this.flags.force, say: (m) => this.info(m)})
     const after = await engine.add(arrayRef(status), this.args.device)
     if (!this.jsonEnabled()) this.log(renderStatus(after))
     return {array: after}

@@ -7,9 +7,9 @@ import {LifeboatError, UsageError} from '../../errors.js'
 import {defaultRunner} from '../../exec/runner.js'
 import {type CreatePreparation, type CreateRequest, executeCreate, prepareCreate} from '../../raid/create.js'
 import {type Disk, eligible, guardDisks, listDisks} from '../../raid/disks.js'
-import type {ArrayStatus} from '../../raid/engine.js'
+import type {ArrayStatus, EngineName} from '../../raid/engine.js'
 import {getEngine} from '../../raid/engines.js'
-import {formatDecimal} from '../../raid/plan.js'
+import {formatDecimal, minDisks, validateLevel} from '../../raid/plan.js'
 
 export interface CreateResult extends Omit<CreatePreparation, 'spec'> {
   dryRun: boolean
@@ -53,7 +53,7 @@ Without --devices on a terminal, pick the disks from a list.`
       const policy = this.prompts
       if (!policy.interactive) throw missingAnswer('the member disks', '--devices DEV…', policy)
       disks = guardDisks(await listDisks({runner}))
-      devices = await pickDisks(disks, {force: Boolean(f.force), level: f.level, exclude: spares})
+      devices = await pickDisks(disks, {force: Boolean(f.force), level: f.level, engine: engineName, exclude: spares})
     }
     const req: CreateRequest = {
       name,
@@ -85,11 +85,12 @@ Without --devices on a terminal, pick the disks from a list.`
       this.log('Commands:')
       for (const c of prep.commands) this.log(`  ${c.map(shellQuote).join(' ')}`)
     }
+    const av = await engine.available()
     if (f['dry-run']) {
+      if (!av.ok) this.addWarning(`the ${engineName} engine cannot run here: ${av.reason}${av.hint ? ` (${av.hint})` : ''}`)
       if (!this.jsonEnabled()) this.log('\nDry run: nothing was changed.')
       return {...shown, dryRun: true, created: false}
     }
-    const av = await engine.available()
     if (!av.ok) throw new LifeboatError(`the ${engineName} engine cannot run here: ${av.reason}`, {code: 'ENGINE_UNAVAILABLE', hint: av.hint})
     // --yes alone is not enough to erase disks: the name must be typed or given with --confirm.
     const policy = this.prompts
@@ -109,7 +110,9 @@ Without --devices on a terminal, pick the disks from a list.`
 }
 
 /** The interactive picker: every disk, the ineligible ones disabled with the reason. */
-async function pickDisks(disks: Disk[], o: {force: boolean; level: string; exclude: string[]}): Promise<string[]> {
+async function pickDisks(disks: Disk[], o: {force: boolean; level: string; engine: EngineName; exclude: string[]}): Promise<string[]> {
+  const min = minDisks(o.engine, validateLevel(o.engine, o.level, 1_000_000))
+  const even = o.level === '0+1' || o.level === '1+0'
   const {checkbox} = await import('@inquirer/prompts')
   const choices = disks.map((d) => {
     const ok = eligible(d, o.force)
@@ -132,7 +135,7 @@ async function pickDisks(disks: Disk[], o: {force: boolean; level: string; exclu
     message: `Disks for RAID ${o.level} (space to select, enter to continue)`,
     choices,
     pageSize: 12,
-    validate: (sel) => (sel.length > 0 ? true : 'select at least one disk'),
+    validate: (sel) => (sel.length < min ? `RAID ${o.level} needs at least ${min} disks` : even && sel.length % 2 === 1 ? `RAID ${o.level} needs an even number of disks` : true),
   })
   return picked.filter((p) => !o.exclude.includes(p))
 }

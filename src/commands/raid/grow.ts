@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {confirmByName} from '../../cli/prompt.js'
 import {UsageError} from '../../errors.js'
-import {guardNewDevice} from '../../raid/cli-support.js'
+import {guardNewDevice, wipeSignatures} from '../../raid/cli-support.js'
 import type {ArrayStatus, EngineName, RaidLevel} from '../../raid/engine.js'
 import {arrayRef, findArray} from '../../raid/engines.js'
 import {renderStatus} from '../../raid/status-view.js'
@@ -32,8 +32,12 @@ A reshape rewrites the whole array: shows the plan, then asks to type the array 
     if (add.length === 0 && !level) throw new UsageError('nothing to do: pass --add DEV (repeatable) and/or --level L', {code: 'NOTHING_TO_DO'})
     const {engine, status} = await findArray(this.args.array, {}, this.flags.engine as EngineName | undefined)
     if (status.health !== 'healthy') throw new UsageError(`${status.name} is ${status.health}; repair it before growing`, {code: 'ARRAY_NOT_HEALTHY'})
-    for (const d of add) await guardNewDevice(d, {force: this.flags.force})
-    const plan: string[] = []
+    const toWipe: Array<{device: string; signature: string}> = []
+    for (const d of add) {
+      const {signature} = await guardNewDevice(d, {force: this.flags.force})
+      if (signature) toWipe.push({device: d, signature})
+    }
+    const plan: string[] = toWipe.map((w) => `wipefs -a ${w.device}   (erases ${w.signature}; --force)`)
     if (engine.name === 'md') {
       for (const d of add) plan.push(`mdadm ${status.device} --add ${d}`)
       const n = (status.expectedMembers ?? 0) + add.length
@@ -45,6 +49,7 @@ A reshape rewrites the whole array: shows the plan, then asks to type the array 
     if (!this.jsonEnabled()) for (const l of plan) this.log(l)
     if (this.flags['dry-run']) return {array: status, plan, dryRun: true}
     await confirmByName(this.prompts, {name: status.name, action: `grow ${status.name}${level ? ` to level ${level}` : ''}`, confirm: this.flags.confirm})
+    for (const w of toWipe) await wipeSignatures(w.device)
     const after = await engine.grow(arrayRef(status), {add, level})
     if (!this.jsonEnabled()) this.log(`\n${renderStatus(after)}`)
     return {array: after, plan, dryRun: false}

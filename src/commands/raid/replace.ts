@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../errors.js'
-import {guardNewDevice, progressPrinter} from '../../raid/cli-support.js'
+import {prepareNewDevice, progressPrinter} from '../../raid/cli-support.js'
 import type {ArrayStatus, EngineName} from '../../raid/engine.js'
 import {arrayRef, findArray} from '../../raid/engines.js'
 import {needsAttention, renderStatus} from '../../raid/status-view.js'
@@ -28,7 +28,7 @@ The new disk must be at least as large as the member it replaces, not mounted, n
 
   async run(): Promise<{array: ArrayStatus; waited: boolean}> {
     const {engine, status} = await findArray(this.args.array, {}, this.flags.engine as EngineName | undefined)
-    await guardNewDevice(this.args.new, {force: this.flags.force})
+    await prepareNewDevice(this.args.new, {force: this.flags.force, say: (m) => this.info(m)})
     this.info(`replacing ${this.args.old} with ${this.args.new} in ${status.name} (${status.engine} ${status.level})`)
     const printer = progressPrinter((s) => process.stderr.write(s), Boolean(process.stderr.isTTY))
     const after = await engine.replace(arrayRef(status), this.args.old, this.args.new, {

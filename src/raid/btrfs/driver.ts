@@ -7,6 +7,7 @@ import type {Argv, ArrayStatus, CreateSpec, EngineEnv, ProgressCallback, RaidEng
 import {blockDeviceSize, kernelName, labelMembers} from '../identity.js'
 import {
   parseBalanceStatus,
+  parseChunkTree,
   parseDeviceStatsJson,
   parseDeviceStatsText,
   parseFilesystemShow,
@@ -91,7 +92,19 @@ export class BtrfsEngine implements RaidEngine {
 
   private async statusOf(fsys: BtrfsShowFs): Promise<ArrayStatus> {
     const mnt = this.mountpointOf(fsys)
-    if (!mnt) return labelMembers(this.root, buildBtrfsStatus({show: fsys}))
+    if (!mnt) {
+      // Not mounted: the profiles still come from the chunk tree on any present device (read-only).
+      const dev = fsys.devices.find((d) => d.path)?.path
+      let usage
+      if (dev) {
+        try {
+          usage = parseChunkTree((await this.btrfs(['inspect-internal', 'dump-tree', '-t', 'chunk', dev])).stdout)
+        } catch {
+          usage = undefined // unreadable (or a missing chunk-tree device): status without profiles
+        }
+      }
+      return labelMembers(this.root, buildBtrfsStatus({show: fsys, usage: usage && usage.groups.length > 0 ? usage : undefined}))
+    }
     // Mounted: `show` on the mount point is the kernel's view (it marks missing devices).
     const shown = parseFilesystemShow((await this.btrfs(['filesystem', 'show', '--raw', mnt], [0, 1])).stdout)[0] ?? fsys
     const usage = parseUsage((await this.btrfs(['filesystem', 'usage', '-b', mnt], [0, 1])).stdout)

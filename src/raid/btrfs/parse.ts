@@ -312,3 +312,28 @@ export function parseBalanceStatus(text: string): {running: boolean; percentLeft
   const p = /([\d.]+)% left/.exec(raw)
   return {running: /Balance on .* is running|is paused/i.test(raw) || p !== null, percentLeft: p ? Number(p[1]) : undefined, raw}
 }
+
+const CHUNK_TYPES: Record<string, string> = {DATA: 'Data', METADATA: 'Metadata', SYSTEM: 'System'}
+
+/**
+ * Block-group profiles of an unmounted filesystem from `btrfs inspect-internal dump-tree -t chunk DEV`
+ * ("length N owner 2 stripe_len 65536 type DATA|RAID1"); no profile word means "single". Same shape as
+ * `filesystem usage` groups, with `used` unknown (0) and no per-device numbers.
+ */
+export function parseChunkTree(text: string): BtrfsUsage {
+  const by = new Map<string, BtrfsUsage['groups'][number]>()
+  for (const m of text.matchAll(/length (\d+) owner \d+ stripe_len \d+ type ([A-Z0-9|]+)/g)) {
+    const words = m[2].split('|')
+    const profile = words.find((w) => !(w in CHUNK_TYPES)) ?? 'single'
+    for (const w of words.filter((x) => x in CHUNK_TYPES)) {
+      const key = `${CHUNK_TYPES[w]},${profile}`
+      const g = by.get(key) ?? {type: CHUNK_TYPES[w], profile, size: 0, used: 0, devices: {}}
+      g.size += Number(m[1])
+      by.set(key, g)
+    }
+  }
+  const groups = [...by.values()]
+  const types = new Map<string, Set<string>>()
+  for (const g of groups) types.set(g.type, (types.get(g.type) ?? new Set()).add(g.profile))
+  return {overall: {}, groups, unallocated: {}, multipleProfiles: [...types.values()].some((s) => s.size > 1)}
+}

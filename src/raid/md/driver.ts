@@ -259,7 +259,10 @@ export class MdEngine implements RaidEngine {
       throw new UsageError(`${st.name} is busy (${sys.syncAction}); a check can start once it is idle`, {code: 'ARRAY_BUSY', where: st.device})
     }
     if (st.level === 'raid0' || st.level === 'linear') throw new UsageError(`${st.name} is ${st.level}: there is no redundancy to check`, {code: 'NO_REDUNDANCY'})
-    writeMdSysfs(this.root, k, 'sync_action', opts.repair ? 'repair' : 'check')
+    if (st.health !== 'healthy') {
+      throw new UsageError(`${st.name} is ${st.health}: md can only check an array with all members in sync`, {code: 'ARRAY_NOT_HEALTHY', hint: 'replace the missing disk first (lifeboat raid status shows how)'})
+    }
+    this.setSyncAction(k, opts.repair ? 'repair' : 'check')
     return this.status(st.device!)
   }
 
@@ -271,8 +274,22 @@ export class MdEngine implements RaidEngine {
     const st = await this.status(array)
     const k = path.basename(st.device!)
     const sys = readMdSysfs(this.root, k)
-    if (sys?.syncAction === 'check' || sys?.syncAction === 'repair') writeMdSysfs(this.root, k, 'sync_action', 'idle')
+    if (sys?.syncAction === 'check' || sys?.syncAction === 'repair') this.setSyncAction(k, 'idle')
     return this.status(st.device!)
+  }
+
+  private setSyncAction(md: string, value: string): void {
+    try {
+      writeMdSysfs(this.root, md, 'sync_action', value)
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException
+      throw new LifeboatError(`cannot write "${value}" to /sys/block/${md}/md/sync_action: ${e.code ?? e.message}`, {
+        code: 'SYSFS_WRITE_FAILED',
+        where: `/sys/block/${md}/md/sync_action`,
+        hint: e.code === 'EACCES' || e.code === 'EPERM' ? 'run as root (sudo)' : 'the array may be busy or read-only; see raid status',
+        cause: error,
+      })
+    }
   }
 
   /** Polls sync_action (faster than mdadm --wait, which lags seconds behind the kernel). */
@@ -341,7 +358,22 @@ export function nest(all: ArrayStatus[]): ArrayStatus[] {
   for (const a of all) {
     if (childOf.has(a.device!)) continue
     const kids = a.members.map((m) => byDev.get(m.device)).filter((x): x is ArrayStatus => x !== undefined)
-    out.push(kids.length > 0 ? {...a, children: kids} : a)
+    out.push(kids.length > 0 ? withChildren(a, kids) : a)
+  }
+  return out
+}
+
+const SEVERITY: Record<string, number> = {healthy: 0, unknown: 1, rebuilding: 2, degraded: 3, inactive: 4, failed: 5}
+
+/** A nested array is only as healthy as its worst child (a degraded mirror inside a 1+0 stripe has no redundancy left). */
+function withChildren(a: ArrayStatus, kids: ArrayStatus[]): ArrayStatus {
+  const worst = kids.reduce((w, k) => (SEVERITY[k.health] > SEVERITY[w.health] ? k : w), kids[0])
+  const out: ArrayStatus = {...a, children: kids, status: [...a.status], action: [...a.action]}
+  if (SEVERITY[worst.health] > SEVERITY[a.health] && a.health === 'healthy') {
+    // A failed child of a healthy parent still leaves the parent running: the parent is degraded.
+    out.health = worst.health === 'rebuilding' ? 'rebuilding' : 'degraded'
+    out.status.push(`Member array ${worst.name} (${worst.device}) is ${worst.health}: ${worst.status[0] ?? ''}`.trim())
+    out.action.push(...worst.action.map((l) => `${worst.name}: ${l}`))
   }
   return out
 }

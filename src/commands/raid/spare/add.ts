@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../../cli/base-command.js'
 import type {ArrayStatus, EngineName} from '../../../raid/engine.js'
 import {arrayRef, findArray} from '../../../raid/engines.js'
-import {guardNewDevice} from '../../../raid/cli-support.js'
+import {prepareNewDevice} from '../../../raid/cli-support.js'
 import {renderStatus} from '../../../raid/status-view.js'
 
 export default class RaidSpareAdd extends BaseCommand<typeof RaidSpareAdd> {
@@ -24,7 +24,7 @@ The disk must not be mounted, in another array, or hold a filesystem/partition t
     if (engine.name === 'md' && status.health !== 'healthy') {
       this.addWarning(`${status.name} is ${status.health}: the new disk is used for a rebuild right away rather than kept as a spare`)
     }
-    await guardNewDevice(this.args.device, {force: this.flags.force})
+    await prepareNewDevice(this.args.device, {force: this.flags.force, say: (m) => this.info(m)})
     const after = await engine.addSpare(arrayRef(status), this.args.device)
     if (!this.jsonEnabled()) this.log(renderStatus(after))
     return {array: after}
