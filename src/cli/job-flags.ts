@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import type {LifeboatConfig} from '../config/schema.js'
 import {expandHome} from '../config/paths.js'
-import {defaultStateDir} from '../ops/records.js'
+import {stateDirFor} from '../ops/records.js'
 import type {ReportIO} from '../ops/report.js'
 
 /**
@@ -39,7 +39,7 @@ export function jobIO(
     sinks: config.notifications?.sinks ?? [],
     metricsFile: file(flags['metrics-file'] ?? config.ops?.metricsFile),
     logFile: file(flags['log-file'] ?? config.ops?.logFile),
-    stateDir: file(config.ops?.stateDir) ?? defaultStateDir(env),
+    stateDir: stateDirFor(config, env),
     aws: {profile: config.aws?.profile, region: config.aws?.region},
     env,
     onWarning,

@@ -5,7 +5,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {xdgStateHome} from '../config/paths.js'
+import {expandHome, xdgStateHome} from '../config/paths.js'
+import type {LifeboatConfig} from '../config/schema.js'
 import type {JobEvent} from '../notify/event.js'
 import type {Delivery} from '../notify/sinks.js'
 
@@ -31,6 +32,11 @@ const HISTORY = 20
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(xdgStateHome(env), 'lifeboat', 'jobs')
+}
+
+/** The state folder of a config: ops.stateDir, else the XDG default. */
+export function stateDirFor(config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env): string {
+  return config.ops?.stateDir ? path.resolve(expandHome(config.ops.stateDir, env)) : defaultStateDir(env)
 }
 
 function fileFor(dir: string, name: string): string {

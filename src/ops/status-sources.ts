@@ -3,19 +3,16 @@
  * the configured repositories (opened read-only with the usual password sources, never prompting), schedules,
  * AWS Backup recovery points (latestRecoveryPoint) and the job records.
  */
-import path from 'node:path'
-
 import type {AwsOptions} from '../aws/clients.js'
 import {latestRecoveryPoint} from '../awsbackup/points.js'
 import {backendFor, openRepository, resolveLocation, resolvePassword} from '../backup/open.js'
 import type {LifeboatConfig} from '../config/schema.js'
-import {expandHome} from '../config/paths.js'
 import {errorMessage} from '../errors.js'
 import {defaultRunner} from '../exec/runner.js'
 import type {ArrayStatus} from '../raid/engine.js'
 import {nextCronTime, nextOnCalendar} from '../schedule/calendar.js'
 import {listSchedules} from '../schedule/schedules.js'
-import {defaultStateDir, readJobRecords} from './records.js'
+import {readJobRecords, stateDirFor} from './records.js'
 import {type AwsPointFacts, type RepoFacts, rpoSeconds, type ScheduleFacts, type StatusProviders} from './status.js'
 
 /**
@@ -33,10 +30,6 @@ export async function raidListAll(): Promise<(() => Promise<ArrayStatus[]>) | un
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return undefined
     throw error
   }
-}
-
-export function stateDirFor(config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env): string {
-  return config.ops?.stateDir ? path.resolve(expandHome(config.ops.stateDir, env)) : defaultStateDir(env)
 }
 
 export async function repositoryFacts(config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<Array<RepoFacts | {name: string; location: string; error: string}>> {
