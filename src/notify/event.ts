@@ -42,7 +42,6 @@ export function eventSubject(e: JobEvent): string {
 }
 
 export function asciiLine(s: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
   const clean = s.normalize('NFKD').replace(/[^\x20-\x7E]/g, '').replace(/\s+/g, ' ').trim()
   return clean.length <= max ? clean : clean.slice(0, max - 3) + '...'
 }
