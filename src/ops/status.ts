@@ -10,6 +10,7 @@ import os from 'node:os'
 
 import type {LifeboatConfig} from '../config/schema.js'
 import {errorMessage, ExitCode} from '../errors.js'
+import {formatBytes} from '../progress.js'
 import type {ArrayStatus} from '../raid/engine.js'
 import type {ListedSchedule} from '../schedule/schedules.js'
 import {type MetricSample, sample} from './metrics.js'
@@ -156,7 +157,7 @@ export async function gatherStatus(p: StatusProviders): Promise<StatusReport> {
                 if (r.newest.ageSeconds > r.rpoSeconds) levels.push('red')
               }
             } else levels.push(r.rpoSeconds === undefined ? 'warn' : 'red')
-            const size = r.sizeBytes === undefined ? '' : `, ${formatSize(r.sizeBytes)}`
+            const size = r.sizeBytes === undefined ? '' : `, ${formatBytes(r.sizeBytes)}`
             return {
               level: worst(levels),
               name: r.name,
@@ -249,17 +250,6 @@ export function exitCodeFor(sections: StatusSection[]): number {
   if (red.length > 0) return ExitCode.DEGRADED
   if (sections.some((s) => s.level === 'warn')) return ExitCode.WARNINGS
   return ExitCode.OK
-}
-
-function formatSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  let v = n
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`
 }
 
 /** The gauges a status run can write: snapshot ages, degraded arrays, recovery point ages. */

@@ -54,7 +54,7 @@ describe('ops/status: levels and exit codes', () => {
     expect(r.level).to.equal('ok')
     expect(r.exitCode).to.equal(0)
     const repo = r.sections.find((s) => s.name === 'repositories')!.items[0]
-    expect(repo.detail).to.match(/3 snapshots, newest 10\.0h ago \(RPO 24\.0h\), 1\.0 GiB; last check: success/)
+    expect(repo.detail).to.match(/3 snapshots, newest 10\.0h ago \(RPO 24\.0h\), 1\.00 GiB; last check: success/)
   })
 
   it('a degraded array alone → exit 4; with anything else red → exit 1', async () => {
