@@ -1,4 +1,5 @@
 import {PublishCommand, SNSClient} from '@aws-sdk/client-sns'
+import {runCommand} from '@oclif/test'
 import {mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 import {createHmac} from 'node:crypto'
@@ -12,7 +13,7 @@ import type {SinkConfig} from '../../src/config/schema.js'
 import {ConfigError} from '../../src/errors.js'
 import {eventSubject, eventText, type JobEvent} from '../../src/notify/event.js'
 import {notifyAll, SIGNATURE_HEADER} from '../../src/notify/sinks.js'
-import {tempDir} from '../helpers/env.js'
+import {ROOT, isolateEnv, tempDir} from '../helpers/env.js'
 
 const ISSUE_EXAMPLE = `notifications:
   - name: ops-hook
@@ -232,6 +233,42 @@ describe('notify: command sink', () => {
       expect(slow.error).to.match(/did not finish/)
     } finally {
       fs.rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('lifeboat notify test (command)', () => {
+  let env: ReturnType<typeof isolateEnv>
+  before(() => (env = isolateEnv()))
+  after(() => env.restore())
+
+  it('sends a signed test event to the named sink whatever its on: filter; exit 1 when a sink fails, 2 for an unknown sink', async () => {
+    const r = await receiver()
+    try {
+      const cfg = path.join(env.dir, 'config.yaml')
+      fs.writeFileSync(
+        cfg,
+        `notifications:\n  - name: ops-hook\n    type: webhook\n    url: ${r.url}\n    secretEnv: LB_NOTIFY_TEST_SECRET\n    on: [failure]\n  - name: broken\n    type: webhook\n    url: http://127.0.0.1:9/nothing\n    retries: 0\n`,
+      )
+      process.env.LB_NOTIFY_TEST_SECRET = 'tst'
+      const ok = await runCommand(['notify', 'test', '--config', cfg, '--sink', 'ops-hook', '--state', 'success', '--json'], {root: ROOT})
+      expect(ok.error).to.equal(undefined)
+      const out = JSON.parse(ok.stdout)
+      expect(out.result.deliveries).to.deep.equal([{sink: 'ops-hook', type: 'webhook', sent: true, ok: true, attempts: 1, detail: 'HTTP 200'}])
+      expect(r.got).to.have.length(1)
+      expect(JSON.parse(r.got[0].body)).to.include({test: true, state: 'success'})
+      expect(r.got[0].headers['x-lifeboat-signature']).to.equal('sha256=' + createHmac('sha256', 'tst').update(r.got[0].body).digest('hex'))
+      const all = await runCommand(['notify', 'test', '--config', cfg, '--json'], {root: ROOT})
+      expect(all.error?.oclif?.exit).to.equal(1)
+      expect(JSON.parse(all.stdout).result.deliveries.map((d: any) => [d.sink, d.ok])).to.deep.equal([
+        ['ops-hook', true],
+        ['broken', false],
+      ])
+      const unknown = await runCommand(['notify', 'test', '--config', cfg, '--sink', 'nope'], {root: ROOT})
+      expect(unknown.error?.oclif?.exit).to.equal(2)
+    } finally {
+      delete process.env.LB_NOTIFY_TEST_SECRET
+      await r.close()
     }
   })
 })

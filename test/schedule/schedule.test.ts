@@ -8,6 +8,7 @@ import type {Runner, RunOptions, RunResult} from '../../src/exec/runner.js'
 import {calendarFromEvery, cronFromOnCalendar, nextCronTime, nextOnCalendar} from '../../src/schedule/calendar.js'
 import {addSchedule, listSchedules, removeSchedule, runSchedule} from '../../src/schedule/schedules.js'
 import {parseEnvFile, systemdWord} from '../../src/schedule/units.js'
+import {envelope, lifeboat} from '../helpers/cli.js'
 import {tempDir, withTZ} from '../helpers/env.js'
 
 function hasSystemdAnalyze(): boolean {
@@ -250,5 +251,57 @@ describe('schedule: systemd units and cron lines under --root', function () {
     expect(cron.calls).to.deep.equal([['crontab', '-l']])
     expect(r.notes.join('\n')).to.match(/crontab line: \d+ \*\/6 \* \* \* .* schedule run check # lifeboat-schedule:check/)
     expect(r.files.map((f) => f.path)).to.deep.equal(['/etc/lifeboat/schedules/check.json', '/etc/lifeboat/schedules/check.env'])
+  })
+})
+
+describe('schedule commands end to end: a scheduled check runs and reports @integration', function () {
+  this.timeout(120_000)
+  let dir: string
+  let env: NodeJS.ProcessEnv
+
+  before(async () => {
+    dir = tempDir('lb-sched-cli-')
+    env = {
+      LIFEBOAT_PASSWORD: 'sched-pw',
+      LIFEBOAT_REPOSITORY: path.join(dir, 'repo'),
+      XDG_STATE_HOME: path.join(dir, 'state'),
+      XDG_CONFIG_HOME: path.join(dir, 'c'),
+      XDG_DATA_HOME: path.join(dir, 'd'),
+      LIFEBOAT_CONFIG: '',
+      RESTIC_PASSWORD: '',
+      RESTIC_REPOSITORY: '',
+    }
+    const r = await lifeboat(['backup', 'init'], env)
+    expect(r.code, r.stderr).to.equal(0)
+  })
+  after(() => dir && fs.rmSync(dir, {recursive: true, force: true}))
+
+  it('schedule add → list → run: the job gets the env file, records its result and writes metrics; remove cleans up', async () => {
+    const root = path.join(dir, 'root')
+    const prom = path.join(dir, 'lifeboat.prom')
+    const add = await lifeboat(['schedule', 'add', 'check', '--every', '1d', '--root', root, '--metrics-file', prom, '--json'], env)
+    expect(add.code, add.stderr).to.equal(0)
+    const spec = envelope(add.stdout).result.spec
+    expect(spec).to.include({name: 'check', job: 'check', scheduler: 'systemd', onCalendar: 'daily'})
+    expect(add.stdout).not.to.include('sched-pw')
+    const list = envelope((await lifeboat(['schedule', 'list', '--root', root, '--json'], env)).stdout).result.schedules
+    expect(list.map((s: any) => [s.name, s.installed])).to.deep.equal([['check', true]])
+    // The environment of `schedule run` is only the env file: drop the repository/password from ours to prove it.
+    const run = await lifeboat(['schedule', 'run', 'check', '--root', root, '--json'], {...env, LIFEBOAT_PASSWORD: '', LIFEBOAT_REPOSITORY: ''})
+    expect(run.code, run.stdout + run.stderr).to.equal(0)
+    expect(envelope(run.stdout).result.stdout).to.match(/no errors were found/)
+    const record = JSON.parse(fs.readFileSync(path.join(dir, 'state/lifeboat/jobs/check.json'), 'utf8'))
+    expect(record.last.event).to.include({job: 'check', name: 'check', state: 'success', repository: path.join(dir, 'repo')})
+    expect(fs.readFileSync(prom, 'utf8')).to.match(/^lifeboat_job_success\{job="check",name="check",repository="[^"]+"\} 1$/m)
+    const status = envelope((await lifeboat(['status', '--json', '--schedule-root', root], env)).stdout).result
+    const sched = status.sections.find((s: any) => s.name === 'schedules').items[0]
+    expect(sched.data.last).to.include({state: 'success'})
+    expect(sched.data.nextRun).to.match(/T00:00:00\.000Z$|T\d\d:00:00\.000Z$/)
+    const rm = await lifeboat(['schedule', 'remove', 'check', '--root', root, '--json'], env)
+    expect(rm.code).to.equal(0)
+    expect(fs.readdirSync(path.join(root, 'etc/systemd/system'))).to.deep.equal([])
+    const again = await lifeboat(['schedule', 'run', 'check', '--root', root, '--json'], env)
+    expect(again.code).to.equal(2)
+    expect(envelope(again.stdout).error.message).to.match(/no schedule named "check"/)
   })
 })
