@@ -143,14 +143,14 @@ export function jobArgs(job: string, extra: string[], config: LifeboatConfig): s
       return ['backup', 'restore-test', '--no-input', ...(has('--sample') || has('--path') ? extra : ['--sample', '20', ...extra])]
     }
     case 'scrub': {
-      if (extra.some((a) => !a.startsWith('-'))) return ['raid', 'scrub', 'start', '--no-input', ...extra]
+      if (extra.some((a) => !a.startsWith('-'))) return ['raid', 'scrub', 'start', '--no-input', '--wait', ...extra]
       const arrays = config.raid?.arrays ?? []
       if (arrays.length !== 1) {
         throw new UsageError('a scrub schedule needs the array to scrub', {
           hint: 'name it after "--": lifeboat schedule add scrub --every 1w --name scrub-md0 -- md0 (one schedule per array)',
         })
       }
-      return ['raid', 'scrub', 'start', '--no-input', arrays[0].name, ...extra]
+      return ['raid', 'scrub', 'start', '--no-input', '--wait', arrays[0].name, ...extra]
     }
     case 'dr-readiness': {
       if (has('-f') || has('--file')) return ['dr', 'readiness', '--no-input', ...extra]

@@ -184,7 +184,7 @@ describe('schedule: systemd units and cron lines under --root', function () {
       expect(err, job).to.be.instanceOf(UsageError)
     }
     const s = await addSchedule({...base(), job: 'scrub', every: '1w', name: 'scrub-md0', extraArgs: ['md0']})
-    expect(s.spec.args).to.deep.equal(['raid', 'scrub', 'start', '--no-input', 'md0'])
+    expect(s.spec.args).to.deep.equal(['raid', 'scrub', 'start', '--no-input', '--wait', 'md0'])
     const rt = await addSchedule({...base(), job: 'restore-test', every: '1w'})
     expect(rt.spec.args).to.deep.equal(['backup', 'restore-test', '--no-input', '--sample', '20'])
   })
