@@ -88,13 +88,15 @@ export const sinkSchema = z.discriminatedUnion('type', [
 export type SinkConfig = z.infer<typeof sinkSchema>
 
 /**
- * `notifications:` is a list of sinks; the older `{sinks: [...]}` form is still read (it is normalised to the
- * same shape, so code reads `config.notifications?.sinks`).
+ * `notifications:` is a list of sinks; the older `{sinks: [...]}` form is still read. Both become `{sinks}` so code
+ * reads `config.notifications?.sinks`. The list is validated as written, so errors name `notifications[0].url`.
  */
-const notificationsSchema = z.preprocess(
-  (v) => (Array.isArray(v) ? {sinks: v} : v),
-  z.strictObject({sinks: z.array(sinkSchema).optional()}),
-)
+const notificationsSchema = z
+  .preprocess(
+    (v) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && 'sinks' in v ? ((v as {sinks: unknown}).sinks ?? []) : v),
+    z.array(sinkSchema),
+  )
+  .transform((sinks) => ({sinks}))
 
 /** Operations: where jobs write metrics and logs, what `lifeboat status` watches beyond repositories. */
 export const opsSchema = z.strictObject({
