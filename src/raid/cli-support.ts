@@ -1,0 +1,96 @@
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {UsageError} from '../errors.js'
+import {defaultRunner, type Runner} from '../exec/runner.js'
+import type {ArrayProgress, ArrayStatus, EngineEnv, ProgressCallback} from './engine.js'
+import {listAll} from './engines.js'
+import {kernelName} from './identity.js'
+import {describeProgress} from './status-view.js'
+
+/**
+ * Plain helpers the raid commands share (no oclif here): a light check that a disk about to join an array
+ * is not in use, and a progress printer for --wait.
+ */
+
+function mountedSources(root: string): Set<string> {
+  const out = new Set<string>()
+  try {
+    for (const line of fs.readFileSync(path.join(root, 'proc', 'self', 'mounts'), 'utf8').split('\n')) {
+      const src = line.split(' ')[0]
+      if (src?.startsWith('/dev/')) out.add(kernelName(src))
+    }
+  } catch {
+    // no /proc: nothing known to be mounted
+  }
+  try {
+    for (const line of fs.readFileSync(path.join(root, 'proc', 'swaps'), 'utf8').split('\n').slice(1)) {
+      const src = line.split(/\s+/)[0]
+      if (src?.startsWith('/dev/')) out.add(kernelName(src))
+    }
+  } catch {
+    // no swaps file
+  }
+  return out
+}
+
+/**
+ * Refuses a device that is not a block device, is mounted or used as swap, or already belongs to an array;
+ * a device with a filesystem/RAID signature or partitions only with `force`.
+ */
+export async function guardNewDevice(device: string, opts: {force?: boolean; env?: Partial<EngineEnv>; runner?: Runner} = {}): Promise<void> {
+  const root = opts.env?.root ?? '/'
+  let st: fs.Stats
+  try {
+    st = fs.statSync(device)
+  } catch {
+    throw new UsageError(`${device} does not exist`, {code: 'NO_SUCH_DEVICE', where: device})
+  }
+  if (!st.isBlockDevice()) throw new UsageError(`${device} is not a block device`, {code: 'NOT_A_BLOCK_DEVICE', where: device})
+  const k = kernelName(device)
+  if (mountedSources(root).has(k)) throw new UsageError(`${device} is mounted or in use as swap`, {code: 'DEVICE_IN_USE', where: device, hint: 'unmount it first; Lifeboat never adds a mounted disk'})
+  const holders = path.join(root, 'sys', 'class', 'block', k, 'holders')
+  try {
+    const h = fs.readdirSync(holders)
+    if (h.length > 0) throw new UsageError(`${device} is held by ${h.join(', ')}`, {code: 'DEVICE_IN_USE', where: device, hint: 'it is part of an md array, LVM or dm device'})
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+  }
+  const arrays = await listAll(opts.env)
+  const owner = arrays.flatMap((a) => [a, ...(a.children ?? [])]).find((a) => a.members.some((m) => m.device !== 'missing' && kernelName(m.device) === k))
+  if (owner) throw new UsageError(`${device} already belongs to ${owner.engine} array ${owner.name}`, {code: 'DEVICE_IN_USE', where: device})
+  const runner = opts.runner ?? opts.env?.runner ?? defaultRunner
+  let sig: string | undefined
+  try {
+    const r = await runner.run('blkid', ['-p', '-o', 'export', device], {okExitCodes: [0, 2]})
+    if (r.code === 0) {
+      const type = /^TYPE=(.*)$/m.exec(r.stdout)?.[1]
+      const pt = /^PTTYPE=(.*)$/m.exec(r.stdout)?.[1]
+      sig = type ? `a ${type} signature` : pt ? `a ${pt} partition table` : undefined
+    }
+  } catch {
+    sig = undefined // blkid missing or unreadable: nothing known
+  }
+  if (sig && !opts.force) {
+    throw new UsageError(`${device} contains ${sig}`, {code: 'DEVICE_HAS_DATA', where: device, hint: 'if its contents may go, pass --force (they will be overwritten)'})
+  }
+}
+
+/** A progress callback that prints a line when the percentage moves (TTY: rewrites one line). */
+export function progressPrinter(write: (s: string) => void, tty: boolean): ProgressCallback & {end(): void} {
+  let last = ''
+  let printed = false
+  const fn = ((p: ArrayProgress | undefined, st: ArrayStatus) => {
+    if (!p) return
+    const line = `${st.name}: ${describeProgress(p)}`
+    const key = `${p.action}${p.percent.toFixed(tty ? 1 : 0)}`
+    if (key === last) return
+    last = key
+    printed = true
+    write(tty ? `\r\u001B[2K${line}` : `${line}\n`)
+  }) as ProgressCallback & {end(): void}
+  fn.end = () => {
+    if (tty && printed) write('\n')
+  }
+  return fn
+}
