@@ -7,7 +7,7 @@ import type {JobRecordFile} from '../../src/ops/records.js'
 import {gatherStatus, type StatusProviders} from '../../src/ops/status.js'
 import type {ArrayStatus} from '../../src/raid/engine.js'
 import {envelope, lifeboat} from '../helpers/cli.js'
-import {tempDir} from '../helpers/env.js'
+import {ROOT, tempDir} from '../helpers/env.js'
 import {hasRestic, restic, writePasswordFile} from '../backup/repo-helpers.js'
 
 const NOW = new Date('2026-03-10T12:00:00Z')
@@ -191,5 +191,50 @@ describe('lifeboat status on a real repository @integration', function () {
     expect(t.stdout).to.match(/^Repositories {2}ok$/m)
     expect(t.stdout).to.match(/^ {2}ok {3}main: .*2 snapshots, newest \d+s ago \(RPO 24\.0h\)/m)
     expect(t.stdout).not.to.match(/\u001B\[/) // no colours off a terminal
+  })
+})
+
+describe('lifeboat status with the RAID engines on a fake /proc and /sys @integration', function () {
+  this.timeout(60_000)
+  const roots: string[] = []
+  after(() => {
+    for (const r of roots) fs.rmSync(r, {recursive: true, force: true})
+  })
+
+  /** An md0 RAID5 tree from the captured states (the raid tests' recipe): clean, or vdb faulty. */
+  function mdRoot(state: 'clean' | 'failed'): string {
+    const root = tempDir('lb-status-md-')
+    roots.push(root)
+    const put = (rel: string, v: string) => {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), {recursive: true})
+      fs.writeFileSync(path.join(root, rel), v)
+    }
+    const fixtures = path.join(ROOT, 'test/fixtures/raid/md')
+    const mdstat = fs.readdirSync(fixtures).find((n) => n.startsWith(state === 'clean' ? '13-' : '22-'))!
+    put('proc/mdstat', fs.readFileSync(path.join(fixtures, mdstat), 'utf8'))
+    const sys = {array_state: 'clean', sync_action: 'idle', degraded: state === 'clean' ? '0' : '1', mismatch_cnt: '0', raid_disks: '4', level: 'raid5', component_size: '64512'}
+    for (const [k, v] of Object.entries(sys)) put(`sys/block/md0/md/${k}`, `${v}\n`)
+    for (const [i, d] of ['vda', 'vdb', 'vdc', 'vdd'].entries()) {
+      const faulty = state === 'failed' && d === 'vdb'
+      put(`sys/block/md0/md/dev-${d}/state`, faulty ? 'faulty\n' : 'in_sync\n')
+      put(`sys/block/md0/md/dev-${d}/slot`, faulty ? 'none\n' : `${i}\n`)
+    }
+    return root
+  }
+
+  it('a degraded md array alone makes status exit 4 and writes lifeboat_array_degraded 1; healthy is 0', async () => {
+    const dir = tempDir('lb-status-raid-')
+    roots.push(dir)
+    const env = {XDG_STATE_HOME: path.join(dir, 's'), XDG_CONFIG_HOME: path.join(dir, 'c'), XDG_DATA_HOME: path.join(dir, 'd'), LIFEBOAT_CONFIG: '', LIFEBOAT_REPOSITORY: '', RESTIC_REPOSITORY: ''}
+    const prom = path.join(dir, 'm.prom')
+    const bad = await lifeboat(['status', '--json', '--schedule-root', dir, '--metrics-file', prom], {...env, LIFEBOAT_RAID_ROOT: mdRoot('failed')})
+    expect(bad.code, bad.stdout + bad.stderr).to.equal(4)
+    const arrays = envelope(bad.stdout).result.sections.find((s: any) => s.name === 'arrays')
+    expect(arrays.level).to.equal('red')
+    expect(arrays.items.find((i: any) => i.name === 'md0')).to.deep.include({level: 'red', degradedArray: true})
+    expect(fs.readFileSync(prom, 'utf8')).to.match(/^lifeboat_array_degraded\{array="md0"\} 1$/m)
+    const good = await lifeboat(['status', '--json', '--schedule-root', dir, '--metrics-file', prom], {...env, LIFEBOAT_RAID_ROOT: mdRoot('clean')})
+    expect(good.code, good.stdout).to.equal(0)
+    expect(fs.readFileSync(prom, 'utf8')).to.match(/^lifeboat_array_degraded\{array="md0"\} 0$/m)
   })
 })
