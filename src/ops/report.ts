@@ -77,7 +77,8 @@ export async function reportJob<T>(spec: JobSpec, work: () => Promise<T>, descri
   } catch (error) {
     const e = error instanceof LifeboatError ? error : undefined
     const code = e?.code ?? (error as {code?: string})?.code ?? 'FAILURE'
-    const exitCode = e?.exitCode ?? ExitCode.FAILURE
+    // oclif's this.error(…, {exit}) carries its exit code in `oclif.exit`.
+    const exitCode = e?.exitCode ?? (error as {oclif?: {exit?: number}})?.oclif?.exit ?? ExitCode.FAILURE
     await finishJob(spec, name, started, log, {
       state: 'failure',
       summary: `${spec.job} failed: ${errorMessage(error)}`,

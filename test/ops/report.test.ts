@@ -111,3 +111,20 @@ describe('ops/report: reportJob', () => {
     expect(warnings.join()).to.match(/metrics file/)
   })
 })
+
+describe('cli/job-flags: where a job reports to', () => {
+  it('flag > env (through the flag) > config for the files; sinks and the state folder from the config', async () => {
+    const {jobIO} = await import('../../src/cli/job-flags.js')
+    const config = {
+      ops: {metricsFile: '/var/lib/node_exporter/lifeboat.prom', logFile: '~/lifeboat.log', stateDir: '/var/lib/lifeboat/jobs'},
+      notifications: {sinks: [{name: 'c', type: 'command' as const, command: ['true']}]},
+    }
+    const env = {HOME: '/home/pi'}
+    const fromConfig = jobIO({}, config, undefined, env)
+    expect(fromConfig).to.include({metricsFile: '/var/lib/node_exporter/lifeboat.prom', logFile: '/home/pi/lifeboat.log', stateDir: '/var/lib/lifeboat/jobs'})
+    expect(fromConfig.sinks.map((s) => s.name)).to.deep.equal(['c'])
+    const fromFlags = jobIO({'metrics-file': '/tmp/x.prom', 'log-file': '/tmp/x.log'}, config, undefined, env)
+    expect(fromFlags).to.include({metricsFile: '/tmp/x.prom', logFile: '/tmp/x.log'})
+    expect(jobIO({}, {}, undefined, {XDG_STATE_HOME: '/st'}).stateDir).to.equal('/st/lifeboat/jobs')
+  })
+})
