@@ -101,6 +101,8 @@ export interface AddOptions {
   dryRun?: boolean
   runner?: Runner
   systemdRunning?: boolean
+  /** Whether `root` is the running system (systemctl / crontab act on it). Default: root is "/". Tests set it. */
+  live?: boolean
   user?: string
 }
 
@@ -213,8 +215,9 @@ export async function addSchedule(o: AddOptions): Promise<AddResult> {
   const name = o.name ?? o.job
   if (!NAME_RE.test(name)) throw new UsageError(`schedule name "${name}" must be letters, digits, ".", "_" or "-" (at most 64)`, {hint: 'choose another --name'})
   if (Boolean(o.every) === Boolean(o.onCalendar)) throw new UsageError('say when the job runs: --every INTERVAL or --on-calendar SPEC (one of them)')
-  const live = root === '/' && (o.systemdRunning ?? systemdRunning())
-  const scheduler = !o.scheduler || o.scheduler === 'auto' ? (root !== '/' || live ? 'systemd' : 'cron') : o.scheduler
+  const onSystem = o.live ?? root === '/'
+  const live = onSystem && (o.systemdRunning ?? systemdRunning())
+  const scheduler = !o.scheduler || o.scheduler === 'auto' ? (!onSystem || live ? 'systemd' : 'cron') : o.scheduler
 
   let cal: Calendar
   if (o.every) {
@@ -282,7 +285,7 @@ export async function addSchedule(o: AddOptions): Promise<AddResult> {
     const user = o.user ?? os.userInfo().username
     const runArgv = [o.node, o.lifeboatBin, 'schedule', 'run', name, ...(root === '/' ? [] : ['--root', root])]
     const line = cronLine(spec, runArgv)
-    if (root === '/') {
+    if (onSystem) {
       const current = await readUserCrontab(runner)
       cronText = replaceCronLine(current, name, line)
     } else {
@@ -316,12 +319,12 @@ export async function addSchedule(o: AddOptions): Promise<AddResult> {
       result.activated = true
     } else {
       notes.push(
-        root === '/'
+        onSystem
           ? 'systemd is not running here (not PID 1): the units were written but not enabled'
           : `written under ${root}; on the target system run: systemctl daemon-reload && systemctl enable --now ${unitBase(name)}.timer`,
       )
     }
-  } else if (root === '/') {
+  } else if (onSystem) {
     commands.push(['crontab', '-'])
     await runner.run('crontab', ['-'], {input: cronText, timeoutMs: 30_000})
     result.activated = true
@@ -411,11 +414,11 @@ export interface RemoveResult {
   commands: string[][]
 }
 
-export async function removeSchedule(name: string, o: {root?: string; runner?: Runner; systemdRunning?: boolean; dryRun?: boolean} = {}): Promise<RemoveResult> {
+export async function removeSchedule(name: string, o: {root?: string; runner?: Runner; systemdRunning?: boolean; live?: boolean; dryRun?: boolean} = {}): Promise<RemoveResult> {
   const root = path.resolve(o.root ?? '/')
   const runner = o.runner ?? defaultRunner
   const spec = await findSchedule(name, root)
-  const live = root === '/' && (o.systemdRunning ?? systemdRunning())
+  const live = (o.live ?? root === '/') && (o.systemdRunning ?? systemdRunning())
   const commands: string[][] = []
   const removed: string[] = []
   const files = [...(spec.unitFiles ?? []), spec.envFile, spec.specFile].map((f) => under(root, f))

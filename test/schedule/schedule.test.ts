@@ -242,15 +242,46 @@ describe('schedule: systemd units and cron lines under --root', function () {
     expect(fs.readFileSync(tab, 'utf8')).to.equal('0 1 * * * /usr/local/bin/other-job\n')
   })
 
-  it('crontab fallback on the live system goes through crontab -l / crontab - (systemd not running)', async () => {
+  it('crontab fallback on a running system without systemd: crontab -l, then crontab - with the line added / removed', async () => {
     const cron = new FakeCrontab()
-    cron.text = 'MAILTO=me@example.com\n'
-    // root "/" would write /etc: this test checks the crontab path with a runner and a root for the files.
-    const r = await addSchedule({...base(), job: 'check', every: '6h', scheduler: 'auto', runner: cron, systemdRunning: false, root: '/', dryRun: true})
+    cron.text = 'MAILTO=me@example.com\n0 1 * * * /usr/local/bin/other-job\n'
+    // live: the root counts as the running system (as "/" does), so crontab is used instead of a file.
+    const r = await addSchedule({...base(), job: 'check', every: '6h', scheduler: 'auto', runner: cron, systemdRunning: false, live: true})
     expect(r.spec.scheduler).to.equal('cron')
-    expect(cron.calls).to.deep.equal([['crontab', '-l']])
-    expect(r.notes.join('\n')).to.match(/crontab line: \d+ \*\/6 \* \* \* .* schedule run check # lifeboat-schedule:check/)
-    expect(r.files.map((f) => f.path)).to.deep.equal(['/etc/lifeboat/schedules/check.json', '/etc/lifeboat/schedules/check.env'])
+    expect(r.activated).to.equal(true)
+    expect(cron.calls).to.deep.equal([
+      ['crontab', '-l'],
+      ['crontab', '-'],
+    ])
+    const lines = cron.text!.trim().split('\n')
+    expect(lines.slice(0, 2)).to.deep.equal(['MAILTO=me@example.com', '0 1 * * * /usr/local/bin/other-job'])
+    expect(lines[2]).to.match(/^\d+ \*\/6 \* \* \* \S+ \S+ schedule run check --root \S+ # lifeboat-schedule:check$/)
+    expect((await listSchedules({root, runner: cron}))[0]).to.include({name: 'check', installed: true})
+    await removeSchedule('check', {root, runner: cron, systemdRunning: false, live: true})
+    expect(cron.text).to.equal('MAILTO=me@example.com\n0 1 * * * /usr/local/bin/other-job\n')
+  })
+
+  it('on a running systemd: daemon-reload and enable --now the timer; remove disables it first', async () => {
+    const calls: string[][] = []
+    const systemctl: Runner = {
+      async run(command, args) {
+        calls.push([command, ...args])
+        return {command, args, code: 0, stdout: '', stderr: '', durationMs: 1}
+      },
+    }
+    const r = await addSchedule({...base(), job: 'check', every: '1d', runner: systemctl, systemdRunning: true, live: true})
+    expect(r.activated).to.equal(true)
+    expect(calls).to.deep.equal([
+      ['systemctl', 'daemon-reload'],
+      ['systemctl', 'enable', '--now', 'lifeboat-check.timer'],
+    ])
+    calls.length = 0
+    await removeSchedule('check', {root, runner: systemctl, systemdRunning: true, live: true})
+    expect(calls).to.deep.equal([
+      ['systemctl', 'disable', '--now', 'lifeboat-check.timer'],
+      ['systemctl', 'daemon-reload'],
+    ])
+    expect(fs.existsSync(path.join(root, 'etc/systemd/system/lifeboat-check.timer'))).to.equal(false)
   })
 })
 
