@@ -47,14 +47,16 @@ Exit codes: 0 all green; 3 something is yellow (unknown or a warning); 4 the onl
 
   private render(r: StatusReport): void {
     const c = useColour()
-    const mark = (l: Level) => (l === 'ok' ? colour(c, 'green', 'ok  ') : l === 'warn' ? colour(c, 'yellow', 'WARN') : colour(c, 'red', 'RED '))
+    const word = (l: Level) => (l === 'ok' ? 'ok' : l === 'warn' ? 'WARN' : 'RED')
+    const mark = (l: Level) => colour(c, l === 'ok' ? 'green' : l === 'warn' ? 'yellow' : 'red', word(l))
+    const padded = (l: Level) => mark(l) + ' '.repeat(4 - word(l).length)
     const overall = r.level === 'ok' ? 'everything is fine' : r.level === 'warn' ? 'something needs a look' : 'something is wrong'
-    this.log(`${colour(c, 'bold', 'state:')} ${mark(r.level).trim()} — ${overall} (${r.host}, ${r.time.replace('T', ' ').slice(0, 19)}Z)`)
+    this.log(`${colour(c, 'bold', 'state:')} ${mark(r.level)} — ${overall} (${r.host}, ${r.time.replace('T', ' ').slice(0, 19)}Z)`)
     for (const s of r.sections) {
       this.log('')
-      this.log(`${colour(c, 'bold', s.title)}  ${mark(s.level).trim()}`)
+      this.log(`${colour(c, 'bold', s.title)}  ${mark(s.level)}`)
       if (s.note) this.log(`  ${colour(c, 'dim', s.note)}`)
-      for (const i of s.items) this.log(`  ${mark(i.level)} ${i.name}: ${i.detail}`)
+      for (const i of s.items) this.log(`  ${padded(i.level)} ${i.name}: ${i.detail}`)
     }
     if (r.exitCode !== 0) {
       this.log('')

@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -191,6 +192,22 @@ describe('lifeboat status on a real repository @integration', function () {
     expect(t.stdout).to.match(/^Repositories {2}ok$/m)
     expect(t.stdout).to.match(/^ {2}ok {3}main: .*2 snapshots, newest \d+s ago \(RPO 24\.0h\)/m)
     expect(t.stdout).not.to.match(/\u001B\[/) // no colours off a terminal
+  })
+
+  it('on a terminal: the coloured screen, not JSON (util-linux script gives it a pseudo-terminal)', async function () {
+    let hasScript = true
+    try {
+      execFileSync('script', ['--version'], {stdio: 'ignore'})
+    } catch {
+      hasScript = false
+    }
+    if (!hasScript) this.skip()
+    const out = execFileSync('script', ['-qec', `${process.execPath} ${path.join(ROOT, 'bin/run.js')} status`, '/dev/null'], {
+      env: {...process.env, ...env, TERM: 'xterm', NO_COLOR: undefined} as NodeJS.ProcessEnv,
+      encoding: 'utf8',
+    })
+    expect(out).to.match(/\u001B\[1mRepositories\u001B\[0m {2}\u001B\[32mok\u001B\[0m/)
+    expect(out).not.to.match(/"command": "status"/)
   })
 })
 
