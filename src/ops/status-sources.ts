@@ -10,7 +10,6 @@ import type {LifeboatConfig} from '../config/schema.js'
 import {errorMessage} from '../errors.js'
 import {defaultRunner} from '../exec/runner.js'
 import type {ArrayStatus} from '../raid/engine.js'
-import {nextCronTime, nextOnCalendar} from '../schedule/calendar.js'
 import {listSchedules} from '../schedule/schedules.js'
 import {readJobRecords, stateDirFor} from './records.js'
 import {type AwsPointFacts, type RepoFacts, rpoSeconds, type ScheduleFacts, type StatusProviders} from './status.js'
@@ -66,13 +65,7 @@ export async function repositoryFacts(config: LifeboatConfig, env: NodeJS.Proces
 }
 
 export async function scheduleFacts(root: string, now = new Date()): Promise<ScheduleFacts[]> {
-  const list = await listSchedules({root})
-  return Promise.all(
-    list.map(async (s) => {
-      const next = s.scheduler === 'cron' && s.cron ? nextCronTime(s.cron, now) : await nextOnCalendar(s.onCalendar, now)
-      return {...s, ...(next ? {nextRun: next.toISOString()} : {})}
-    }),
-  )
+  return listSchedules({root, now})
 }
 
 export async function awsBackupFacts(

@@ -61,9 +61,7 @@ export interface AwsPointFacts {
   newest?: {recoveryPointArn: string; creationDate: string; ageSeconds: number}
 }
 
-export interface ScheduleFacts extends ListedSchedule {
-  nextRun?: string
-}
+export type ScheduleFacts = ListedSchedule
 
 /** The sources `status` reads. Each may throw; the section then says so. */
 export interface StatusProviders {

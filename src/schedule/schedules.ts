@@ -16,7 +16,7 @@ import path from 'node:path'
 import type {LifeboatConfig} from '../config/schema.js'
 import {errorMessage, LifeboatError, UsageError} from '../errors.js'
 import {defaultRunner, type Runner} from '../exec/runner.js'
-import {type Calendar, calendarFromEvery, checkOnCalendar, cronFromOnCalendar} from './calendar.js'
+import {type Calendar, calendarFromEvery, checkOnCalendar, cronFromOnCalendar, nextCronTime, nextOnCalendar} from './calendar.js'
 import {CRON_MARK, cronLine, envFileText, parseEnvFile, type ScheduleSpec, serviceUnit, timerUnit, unitBase} from './units.js'
 
 export type {ScheduleSpec} from './units.js'
@@ -358,9 +358,16 @@ export interface ListedSchedule extends ScheduleSpec {
   /** Whether the units / crontab line it names are present. */
   installed: boolean
   problems: string[]
+  /** The next nominal start (before the randomized delay), when it can be computed. */
+  nextRun?: string
 }
 
-export async function listSchedules(o: {root?: string; runner?: Runner} = {}): Promise<ListedSchedule[]> {
+/** The next start of a schedule: its cron line, or its OnCalendar spec. */
+export async function nextRunOf(s: ScheduleSpec, now = new Date()): Promise<Date | undefined> {
+  return s.scheduler === 'cron' && s.cron ? nextCronTime(s.cron, now) : nextOnCalendar(s.onCalendar, now)
+}
+
+export async function listSchedules(o: {root?: string; runner?: Runner; now?: Date} = {}): Promise<ListedSchedule[]> {
   const root = path.resolve(o.root ?? '/')
   const p = pathsFor(root)
   let names: string[]
@@ -391,7 +398,8 @@ export async function listSchedules(o: {root?: string; runner?: Runner} = {}): P
       }
       if (!text.split('\n').some((l) => l.endsWith(`${CRON_MARK}${spec.name}`))) problems.push('its crontab line is missing')
     }
-    out.push({...spec, installed: problems.length === 0, problems})
+    const next = await nextRunOf(spec, o.now).catch(() => undefined)
+    out.push({...spec, installed: problems.length === 0, problems, ...(next ? {nextRun: next.toISOString()} : {})})
   }
   return out
 }

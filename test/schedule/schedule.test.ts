@@ -193,6 +193,7 @@ describe('schedule: systemd units and cron lines under --root', function () {
     await addSchedule({...base(), job: 'backup', every: '1h'})
     await addSchedule({...base(), job: 'check', every: '1d'})
     let list = await listSchedules({root})
+    expect(list[1].nextRun).to.match(/^\d{4}-\d\d-\d\dT\d\d:00:00\.000Z$/)
     expect(list.map((s) => [s.name, s.job, s.installed])).to.deep.equal([
       ['backup', 'backup', true],
       ['check', 'check', true],

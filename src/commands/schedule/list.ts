@@ -18,8 +18,8 @@ export default class ScheduleList extends BaseCommand<typeof ScheduleList> {
       else {
         this.log(
           table(
-            ['Name', 'Job', 'By', 'When', 'Installed', 'Runs'],
-            schedules.map((s) => [s.name, s.job, s.scheduler, s.scheduler === 'cron' ? `${s.cron} (cron)` : s.onCalendar, s.installed ? 'yes' : `NO: ${s.problems.join('; ')}`, `lifeboat ${s.args.join(' ')}`]),
+            ['Name', 'Job', 'By', 'When', 'Next', 'Installed', 'Runs'],
+            schedules.map((s) => [s.name, s.job, s.scheduler, s.scheduler === 'cron' ? `${s.cron} (cron)` : s.onCalendar, s.nextRun ? s.nextRun.replace('T', ' ').slice(0, 16) + 'Z' : '?', s.installed ? 'yes' : `NO: ${s.problems.join('; ')}`, `lifeboat ${s.args.join(' ')}`]),
           ),
         )
       }
