@@ -34,6 +34,15 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(xdgStateHome(env), 'lifeboat', 'jobs')
 }
 
+/**
+ * How a repository is named in records and metrics: local folders as absolute paths (so `--repo ./r`, `~/r` and
+ * the config's entry match), other locations (s3:…) as written.
+ */
+export function repositoryKey(location: string): string {
+  if (/^[a-z][\w+.-]*:/i.test(location) && !location.startsWith('local:')) return location
+  return path.resolve(expandHome(location.replace(/^local:/, '')))
+}
+
 /** The state folder of a config: ops.stateDir, else the XDG default. */
 export function stateDirFor(config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env): string {
   return config.ops?.stateDir ? path.resolve(expandHome(config.ops.stateDir, env)) : defaultStateDir(env)

@@ -17,7 +17,7 @@ import {defaultAction, type JobEvent, type JobState} from '../notify/event.js'
 import {type Delivery, notifyAll, type NotifyOptions} from '../notify/sinks.js'
 import {type JsonLogger, jsonLogger} from './log.js'
 import {type MetricSample, sample, writeMetrics} from './metrics.js'
-import {type JobRecord, writeJobRecord} from './records.js'
+import {type JobRecord, repositoryKey, writeJobRecord} from './records.js'
 
 /** Where a job reports to (built from flags + config by src/cli/job-flags.ts). */
 export interface ReportIO {
@@ -64,7 +64,8 @@ export interface JobReport {
   notifications: Delivery[]
 }
 
-export async function reportJob<T>(spec: JobSpec, work: () => Promise<T>, describe: (result: T) => JobOutcome = () => ({})): Promise<T> {
+export async function reportJob<T>(jobSpec: JobSpec, work: () => Promise<T>, describe: (result: T) => JobOutcome = () => ({})): Promise<T> {
+  const spec = jobSpec.repository === undefined ? jobSpec : {...jobSpec, repository: repositoryKey(jobSpec.repository)}
   const io = spec.io
   const now = io.now ?? (() => new Date())
   const started = now()

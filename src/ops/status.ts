@@ -14,7 +14,7 @@ import {formatBytes} from '../progress.js'
 import type {ArrayStatus} from '../raid/engine.js'
 import type {ListedSchedule} from '../schedule/schedules.js'
 import {type MetricSample, sample} from './metrics.js'
-import {type JobRecord, type JobRecordFile, latestRecord} from './records.js'
+import {type JobRecord, type JobRecordFile, latestRecord, repositoryKey} from './records.js'
 import {parseDurationSeconds} from './duration.js'
 
 export type Level = 'ok' | 'warn' | 'red'
@@ -143,8 +143,9 @@ export async function gatherStatus(p: StatusProviders): Promise<StatusReport> {
         'Repositories',
         async () =>
           (await p.repositories!()).map((r): StatusItem => {
-            const check = latestRecord(records, (e) => e.job === 'check' && e.repository === r.location)
-            const backup = latestRecord(records, (e) => e.job === 'backup' && e.repository === r.location)
+            const key = repositoryKey(r.location)
+            const check = latestRecord(records, (e) => e.job === 'check' && e.repository === key)
+            const backup = latestRecord(records, (e) => e.job === 'backup' && e.repository === key)
             if ('error' in r) return {level: 'warn', name: r.name, detail: `${r.location}: cannot be read: ${r.error}`, data: {location: r.location, error: r.error}}
             const levels: Level[] = [stateLevel(check), stateLevel(backup)]
             let newest = 'no snapshots'
@@ -257,7 +258,7 @@ export function statusMetrics(r: StatusReport): MetricSample[] {
     for (const i of s.items) {
       const d = i.data ?? {}
       if (s.name === 'repositories' && (d.newest as {ageSeconds?: number} | undefined)?.ageSeconds !== undefined) {
-        out.push(sample('lifeboat_snapshot_age_seconds', {repository: String(d.location)}, (d.newest as {ageSeconds: number}).ageSeconds))
+        out.push(sample('lifeboat_snapshot_age_seconds', {repository: repositoryKey(String(d.location))}, (d.newest as {ageSeconds: number}).ageSeconds))
       }
       if (s.name === 'arrays') out.push(sample('lifeboat_array_degraded', {array: i.name}, d.health === 'healthy' ? 0 : 1))
       if (s.name === 'awsBackup' && (d.newest as {ageSeconds?: number} | undefined)?.ageSeconds !== undefined) {

@@ -128,3 +128,14 @@ describe('cli/job-flags: where a job reports to', () => {
     expect(jobIO({}, {}, undefined, {XDG_STATE_HOME: '/st'}).stateDir).to.equal('/st/lifeboat/jobs')
   })
 })
+
+describe('ops/records: repository keys', () => {
+  it('local folders are absolute (./r, ~/r, local:r), other locations stay as written', async () => {
+    const {repositoryKey} = await import('../../src/ops/records.js')
+    expect(repositoryKey('/srv/repo')).to.equal('/srv/repo')
+    expect(repositoryKey('local:/srv/repo')).to.equal('/srv/repo')
+    expect(repositoryKey('repo')).to.equal(path.resolve('repo'))
+    expect(repositoryKey('s3:https://s3.example.com/b/p')).to.equal('s3:https://s3.example.com/b/p')
+    expect(repositoryKey('s3://b/p')).to.equal('s3://b/p')
+  })
+})
