@@ -271,6 +271,9 @@ export async function addSchedule(o: AddOptions): Promise<AddResult> {
     createdAt: new Date().toISOString(),
   }
   const notes: string[] = []
+  if (['backup', 'forget-prune', 'check', 'restore-test'].includes(o.job) && !hasPasswordSource(vars, o.config, o.extraArgs ?? [])) {
+    notes.push('no repository password source will reach the job (LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD, a passwordFile in the config, or --password-file after "--"): it would fail; set one and run schedule add --force again')
+  }
   if (missing.length > 0) notes.push(`not set in this shell, so not in the env file: ${missing.join(', ')} (set them and run schedule add --force again)`)
   const files: AddResult['files'] = []
   const commands: string[][] = []
@@ -330,6 +333,12 @@ export async function addSchedule(o: AddOptions): Promise<AddResult> {
     result.activated = true
   }
   return result
+}
+
+function hasPasswordSource(vars: Record<string, string>, config: LifeboatConfig, extra: string[]): boolean {
+  if (['LIFEBOAT_PASSWORD', 'LIFEBOAT_PASSWORD_FILE', 'RESTIC_PASSWORD', 'RESTIC_PASSWORD_FILE'].some((k) => vars[k])) return true
+  if (extra.some((a) => a.startsWith('--password-file') || a.startsWith('--password-command'))) return true
+  return Object.values(config.repositories ?? {}).some((r) => r.passwordFile || r.passwordCommand || r.password)
 }
 
 function readOr(file: string, fallback: string): string {

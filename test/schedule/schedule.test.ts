@@ -141,6 +141,9 @@ describe('schedule: systemd units and cron lines under --root', function () {
     expect(env).to.include({LIFEBOAT_PASSWORD: 'correct horse battery', LB_TEST_HOOK_SECRET: 'hook-secret-value', LIFEBOAT_JOB_NAME: 'backup', HOME: '/home/pi', LIFEBOAT_METRICS_FILE: path.join(dir, 'lb.prom')})
     expect(env).not.to.have.property('UNRELATED')
     expect(r.activated).to.equal(false)
+    expect(r.notes.join()).not.to.match(/no repository password/)
+    const noPw = await addSchedule({...base(), env: {HOME: '/home/pi'}, job: 'check', every: '1d'})
+    expect(noPw.notes.join()).to.match(/no repository password source/)
 
     if (!hasSystemdAnalyze()) this.skip()
     const v = verify([path.join(unitDir, 'lifeboat-backup.timer'), path.join(unitDir, 'lifeboat-backup.service')])
