@@ -65,7 +65,7 @@ Jobs: ${JOBS.join(', ')}.`
       this.log(`runs: lifeboat ${s.args.join(' ')}`)
       for (const file of result.files) {
         this.log(`${result.dryRun ? 'would write' : 'wrote'} ${file.path} (mode ${file.mode})`)
-        if (result.dryRun && file.content) this.log(file.content.replace(/^/gm, '    '))
+        if (result.dryRun && file.content && !file.path.endsWith('.json')) this.log(file.content.replace(/^/gm, '    '))
       }
       this.log(`env file variables: ${result.envVars.join(', ')}`)
       for (const c of result.commands) this.log(`ran: ${c.join(' ')}`)
