@@ -53,18 +53,73 @@ export const raidSchema = z.strictObject({
   scrub: z.strictObject({every: duration.optional()}).optional(),
 })
 
-const sinkBase = {name: z.string().min(1), events: z.array(z.enum(['success', 'failure', 'warning'])).optional()}
+const sinkEvent = z.enum(['success', 'failure', 'warning'])
+const seconds = z.number().positive().max(3600)
+/**
+ * Notification sinks. `on` lists the outcomes that are sent (default: all three); `events` is its older name.
+ * Secrets: a webhook's HMAC key comes from `secretEnv` (an environment variable's name; preferred), `secretFile`
+ * or `secret`.
+ */
+const sinkBase = {
+  name: z.string().min(1),
+  on: z.array(sinkEvent).optional(),
+  events: z.array(sinkEvent).optional(),
+  timeoutSeconds: seconds.optional(),
+}
 export const sinkSchema = z.discriminatedUnion('type', [
-  z.strictObject({...sinkBase, type: z.literal('sns'), topicArn: z.string().regex(/^arn:aws[\w-]*:sns:/, 'an SNS topic ARN')}),
+  z.strictObject({
+    ...sinkBase,
+    type: z.literal('sns'),
+    topicArn: z.string().regex(/^arn:aws[\w-]*:sns:/, 'an SNS topic ARN'),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as eu-west-1').optional(),
+    profile: z.string().min(1).optional(),
+  }),
   z.strictObject({
     ...sinkBase,
     type: z.literal('webhook'),
     url: z.url(),
     secret: z.string().optional(),
     secretFile: z.string().optional(),
+    secretEnv: z.string().regex(/^[A-Za-z_]\w*$/, 'an environment variable name').optional(),
+    retries: z.number().int().min(0).max(10).optional(),
   }),
   z.strictObject({...sinkBase, type: z.literal('command'), command: z.array(z.string()).min(1)}),
 ])
+export type SinkConfig = z.infer<typeof sinkSchema>
+
+/**
+ * `notifications:` is a list of sinks; the older `{sinks: [...]}` form is still read. Both become `{sinks}` so code
+ * reads `config.notifications?.sinks`. The list is validated as written, so errors name `notifications[0].url`.
+ */
+const notificationsSchema = z
+  .preprocess(
+    (v) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && 'sinks' in v ? ((v as {sinks: unknown}).sinks ?? []) : v),
+    z.array(sinkSchema),
+  )
+  .transform((sinks) => ({sinks}))
+
+/** Operations: where jobs write metrics and logs, what `lifeboat status` watches beyond repositories. */
+export const opsSchema = z.strictObject({
+  /** Prometheus textfile-collector file every job merges its metrics into (flag --metrics-file wins). */
+  metricsFile: z.string().min(1).optional(),
+  /** JSON-lines log every job appends to (flag --log-file wins). */
+  logFile: z.string().min(1).optional(),
+  /** Where job results are recorded (default $XDG_STATE_HOME/lifeboat/jobs). */
+  stateDir: z.string().min(1).optional(),
+  /** Where schedules were written (`schedule add --root`); status reads them from here (default /). */
+  scheduleRoot: z.string().min(1).optional(),
+  /** AWS Backup resources whose newest recovery point `status` checks against an RPO. */
+  awsBackup: z
+    .array(
+      z.strictObject({
+        resourceArn: z.string().regex(/^arn:aws[\w-]*:/, 'a resource ARN'),
+        vault: z.string().min(1).optional(),
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as eu-west-1').optional(),
+        rpo: duration,
+      }),
+    )
+    .optional(),
+})
 
 export const awsSchema = z.strictObject({
   profile: z.string().min(1).optional(),
@@ -91,7 +146,8 @@ export const configSchema = z.strictObject({
   repositories: z.record(z.string().regex(/^[\w.-]+$/, 'a name of letters, digits, . _ -'), repositorySchema).optional(),
   backup: backupSchema.optional(),
   raid: raidSchema.optional(),
-  notifications: z.strictObject({sinks: z.array(sinkSchema).optional()}).optional(),
+  notifications: notificationsSchema.optional(),
+  ops: opsSchema.optional(),
   dr: drSchema.optional(),
   aws: awsSchema.optional(),
 })

@@ -2,8 +2,10 @@ import {Flags} from '@oclif/core'
 
 import {checkRepository, type CheckResult} from '../../backup/checker.js'
 import {BackupCommand, coldFlags, coldOptionsFrom, repoFlags} from '../../cli/backup-command.js'
+import {jobFlags, jobIO} from '../../cli/job-flags.js'
 import {renderMode, withProgress} from '../../cli/progress.js'
 import {ExitCode} from '../../errors.js'
+import {reportJob} from '../../ops/report.js'
 import {formatBytes, formatDuration} from '../../progress.js'
 
 export default class BackupCheck extends BackupCommand<typeof BackupCheck> {
@@ -21,6 +23,7 @@ the snapshot files it affects, and the exit code is 1.`
     ...coldFlags,
     'read-data': Flags.boolean({description: 'Read and verify all data.', exclusive: ['read-data-subset']}),
     'read-data-subset': Flags.string({description: 'Read and verify a subset of the packs: n/t or x%.'}),
+    ...jobFlags,
   }
 
   async run(): Promise<CheckResult> {
@@ -28,6 +31,20 @@ the snapshot files it affects, and the exit code is 1.`
     if (subset !== undefined && !/^(\d+\/\d+|\d+(\.\d+)?%)$/.test(subset)) {
       this.error(`--read-data-subset "${subset}" is not n/t (e.g. 2/5) or x% (e.g. 10%)`, {exit: ExitCode.USAGE})
     }
+    const {config} = await this.getConfig()
+    const loc = await this.location()
+    return reportJob({job: 'check', repository: loc.location, io: jobIO(this.flags, config, (m) => this.info(m))}, () => this.check(subset), (r) => ({
+      state: r.ok ? 'success' : 'failure',
+      summary: r.ok
+        ? `no errors in ${r.stats.snapshots} snapshots, ${r.stats.packs} packs${r.stats.packsRead > 0 ? ` (${r.stats.packsRead} packs read)` : ''}`
+        : `${r.errors.length} error(s): ${r.errors.slice(0, 3).map((e) => e.message).join('; ')}`,
+      numbers: {snapshots: r.stats.snapshots, packs: r.stats.packs, packsRead: r.stats.packsRead, readBytes: r.stats.bytesRead, errors: r.errors.length, affectedFiles: r.affected.length},
+      bytes: r.stats.bytesRead,
+      action: r.ok ? undefined : 'The repository is damaged: run `lifeboat backup check --read-data` to see every affected file, keep the other copies safe, and back up the affected files again.',
+    }))
+  }
+
+  private async check(subset: string | undefined): Promise<CheckResult> {
     const repo = await this.openRepo()
     let result: CheckResult
     try {

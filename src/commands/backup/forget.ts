@@ -5,9 +5,12 @@ import {lockRepository} from '../../backup/lock.js'
 import {parseDuration, parseGroupBy, type ForgetPolicy} from '../../backup/policy.js'
 import {pruneRepository, type PruneResult} from '../../backup/prune.js'
 import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
+import {jobFlags, jobIO} from '../../cli/job-flags.js'
 import {table} from '../../cli/format.js'
 import {UsageError} from '../../errors.js'
-import {pruneSummary} from './prune.js'
+import {reportJob} from '../../ops/report.js'
+import {formatBytes} from '../../progress.js'
+import {pruneNumbers, pruneSummary} from './prune.js'
 
 const count = (what: string) => Flags.integer({description: `Keep the newest snapshot of each of the N newest ${what}.`, min: 0, helpGroup: 'POLICY'})
 
@@ -40,6 +43,7 @@ Without keep flags the policy comes from the config's backup.keep; with no polic
     'group-by': Flags.string({description: 'Apply the policy to each group of snapshots sharing these: host, paths, tags (comma-separated; "" = one group).', default: 'host,paths'}),
     'dry-run': Flags.boolean({char: 'n', description: 'Only show what would be kept and removed, and why.'}),
     prune: Flags.boolean({description: 'Run `backup prune` (default settings) after removing snapshots, under the same lock.'}),
+    ...jobFlags,
   }
 
   async run(): Promise<ForgetResult & {prune?: PruneResult}> {
@@ -52,6 +56,22 @@ Without keep flags the policy comes from the config's backup.keep; with no polic
       throw new UsageError('give either snapshot IDs or --keep-* rules, not both', {hint: 'run forget twice: once with the IDs, once with the policy'})
     }
     if (policy.within !== undefined) parseDuration(policy.within) // a usage error before touching the repository
+    if (f['dry-run']) return this.forget(ids, policy, groupBy)
+    const {config} = await this.getConfig()
+    const loc = await this.location()
+    const job = f.prune ? 'forget-prune' : 'forget'
+    return reportJob({job, repository: loc.location, io: jobIO(this.flags, config, (m) => this.info(m))}, () => this.forget(ids, policy, groupBy), (r) => ({
+      state: r.policyEmpty ? 'warning' : 'success',
+      summary: r.policyEmpty
+        ? 'no keep policy is set (flags or backup.keep): nothing was removed'
+        : `removed ${r.removed.length} snapshot(s)${r.prune ? `; prune freed ${formatBytes(r.prune.freed)}` : ''}`,
+      numbers: {snapshotsRemoved: r.removed.length, snapshotsKept: r.groups.reduce((a, g) => a + g.keep.length, 0), ...(r.prune ? pruneNumbers(r.prune) : {})},
+      bytes: r.prune?.freed,
+    }))
+  }
+
+  private async forget(ids: string[], policy: ForgetPolicy, groupBy: ReturnType<typeof parseGroupBy>): Promise<ForgetResult & {prune?: PruneResult}> {
+    const f = this.flags
     const repo = await this.openRepo()
     const lock = f['dry-run'] ? undefined : await lockRepository(repo, {exclusive: true})
     try {

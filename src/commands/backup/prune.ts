@@ -2,7 +2,9 @@ import {Flags} from '@oclif/core'
 
 import {parseLockDuration, parseMaxUnused, parseSize, pruneRepository, type PruneResult} from '../../backup/prune.js'
 import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
+import {jobFlags, jobIO} from '../../cli/job-flags.js'
 import {renderMode, withProgress} from '../../cli/progress.js'
+import {reportJob} from '../../ops/report.js'
 import {formatBytes} from '../../progress.js'
 
 export default class BackupPrune extends BackupCommand<typeof BackupPrune> {
@@ -21,6 +23,7 @@ Takes an exclusive lock; the new index is written before anything is deleted, so
     'repack-cacheable-only': Flags.boolean({description: 'Only repack packs of trees (metadata).'}),
     'dry-run': Flags.boolean({char: 'n', description: 'Only show what would be removed and repacked.'}),
     'retry-lock': Flags.string({description: 'Wait up to DURATION (e.g. 30s, 5m) for other locks to go away.'}),
+    ...jobFlags,
   }
 
   async run(): Promise<PruneResult> {
@@ -29,6 +32,18 @@ Takes an exclusive lock; the new index is written before anything is deleted, so
     parseMaxUnused(f['max-unused'])
     const maxRepackBytes = f['max-repack-size'] === undefined ? undefined : parseSize(f['max-repack-size'], '--max-repack-size')
     const retryLockMs = f['retry-lock'] === undefined ? undefined : parseLockDuration(f['retry-lock'])
+    if (f['dry-run']) return this.prune(maxRepackBytes, retryLockMs)
+    const {config} = await this.getConfig()
+    const loc = await this.location()
+    return reportJob({job: 'prune', repository: loc.location, io: jobIO(this.flags, config, (m) => this.info(m))}, () => this.prune(maxRepackBytes, retryLockMs), (r) => ({
+      summary: `freed ${formatBytes(r.freed)}; ${r.packs.delete} packs deleted, ${r.packs.repack} repacked`,
+      numbers: pruneNumbers(r),
+      bytes: r.freed,
+    }))
+  }
+
+  private async prune(maxRepackBytes: number | undefined, retryLockMs: number | undefined): Promise<PruneResult> {
+    const f = this.flags
     const repo = await this.openRepo()
     let result: PruneResult
     try {
@@ -48,6 +63,11 @@ Takes an exclusive lock; the new index is written before anything is deleted, so
     if (!this.jsonEnabled()) for (const line of pruneSummary(result)) this.log(line)
     return result
   }
+}
+
+/** The key numbers of a prune for notifications. */
+export function pruneNumbers(r: PruneResult): Record<string, number> {
+  return {freedBytes: r.freed, sizeBeforeBytes: r.sizeBefore, sizeAfterBytes: r.sizeAfter, packsDeleted: r.packs.delete, packsRepacked: r.packs.repack, packsWritten: r.packs.written}
 }
 
 /** restic-like summary lines of a prune. */

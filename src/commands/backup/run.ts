@@ -5,8 +5,11 @@ import {readExcludeFiles} from '../../backup/exclude.js'
 import {backendFor} from '../../backup/open.js'
 import type {Repository} from '../../backup/repository.js'
 import {BackupCommand, repoFlags} from '../../cli/backup-command.js'
+import {jobFlags, jobIO} from '../../cli/job-flags.js'
 import {renderMode, withProgress} from '../../cli/progress.js'
 import {ExitCode} from '../../errors.js'
+import {sample} from '../../ops/metrics.js'
+import {reportJob} from '../../ops/report.js'
 import {formatBytes, formatDuration, type ProgressEvent} from '../../progress.js'
 
 export default class BackupRun extends BackupCommand<typeof BackupRun> {
@@ -31,9 +34,28 @@ When the default local repository does not exist yet, it is created first.`
     parent: Flags.string({description: 'Parent snapshot to compare with (default: the latest with the same host and paths).'}),
     force: Flags.boolean({description: 'Read every file again (no parent snapshot).'}),
     'dry-run': Flags.boolean({char: 'n', description: 'Scan and report what would be stored; write nothing.'}),
+    ...jobFlags,
   }
 
   async run(): Promise<Record<string, unknown>> {
+    // A dry run is not a job: nothing to notify, record or measure.
+    if (this.flags['dry-run']) return this.backup()
+    const {config} = await this.getConfig()
+    const loc = await this.location()
+    return reportJob({job: 'backup', repository: loc.location, io: jobIO(this.flags, config, (m) => this.info(m))}, () => this.backup(), (r) => {
+      const n = r as {snapshot_id?: string; files_new: number; files_changed: number; data_added: number; total_files_processed: number; total_bytes_processed: number}
+      return {
+        state: this.warnings.length > 0 ? 'warning' : 'success',
+        summary: `snapshot ${n.snapshot_id?.slice(0, 8)} saved: ${n.files_new} new, ${n.files_changed} changed files, ${formatBytes(n.data_added)} added${this.warnings.length > 0 ? `; ${this.warnings.length} warning(s): ${this.warnings.slice(0, 3).join('; ')}` : ''}`,
+        numbers: {snapshot: n.snapshot_id ?? '', filesNew: n.files_new, filesChanged: n.files_changed, addedBytes: n.data_added, processedBytes: n.total_bytes_processed, warnings: this.warnings.length},
+        bytes: n.total_bytes_processed,
+        files: n.total_files_processed,
+        metrics: [sample('lifeboat_snapshot_age_seconds', {repository: loc.location}, 0)],
+      }
+    })
+  }
+
+  private async backup(): Promise<Record<string, unknown>> {
     const {argv} = await this.parse(BackupRun)
     const paths = (argv as string[]).filter(Boolean)
     const {config} = await this.getConfig()
