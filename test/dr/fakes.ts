@@ -75,6 +75,7 @@ export function fakeRegistry(cloud: FakeCloud, opts: FakeOptions = {}): StepRegi
       return {outputs: {value: p.value, ...(p.dataAgeSeconds === undefined ? {} : {dataAgeSeconds: p.dataAgeSeconds})}}
     },
     async rollback(_p, _r, ctx) {
+      await opts.hooks?.[`rollback:${ctx.stepId}`]?.(ctx)
       record(ctx.stepId, 'rollback')
     },
     async plan(p) {
