@@ -56,15 +56,6 @@ export function allSteps(p: Playbook): StepLocation[] {
   return p.waves.flatMap((w, wave) => w.steps.map((step, index) => ({step, wave, index})))
 }
 
-/** A param key the runner owns and strips before the step sees params (drill DNS record, see docs/dr.md). */
-export const RUNNER_PARAMS = ['drillRecord'] as const
-
-export function stripRunnerParams(params: Record<string, unknown>): Record<string, unknown> {
-  const out = {...params}
-  for (const k of RUNNER_PARAMS) delete out[k]
-  return out
-}
-
 interface Issue {
   at: Accessor[]
   message: string
@@ -135,7 +126,7 @@ export function checkPlaybook(p: Playbook, registry?: StepRegistry): Issue[] {
 
 /** Validates params against the step's schema, ignoring problems in values that are ${...} references. */
 function checkParams(def: StepDefinition, params: Record<string, unknown>, at: Accessor[], issues: Issue[]): void {
-  const parsed = def.params.safeParse(stripRunnerParams(params))
+  const parsed = def.params.safeParse(params)
   if (parsed.success) return
   for (const issue of parsed.error.issues) {
     const path = issue.path.map((x) => (typeof x === 'symbol' ? String(x) : x)) as Accessor[]

@@ -1,5 +1,6 @@
 import type {StepRegistry} from './playbook.js'
 import type {SweepFn} from './runner.js'
+import {steps} from './steps/index.js'
 
 /**
  * The step registry the CLI runs with: src/dr/steps/index.ts (`steps`) and src/dr/sweep.ts
@@ -19,9 +20,12 @@ export function setRegistryForTests(r: Registry | undefined): void {
 
 export async function loadRegistry(): Promise<Registry> {
   if (override) return override
-  const stepsPath = './steps/index.js'
   const sweepPath = './sweep.js'
-  const stepsMod = (await import(stepsPath)) as {steps: StepRegistry}
-  const sweepMod = (await import(sweepPath)) as {sweepRunResources: SweepFn}
-  return {steps: stepsMod.steps, sweep: sweepMod.sweepRunResources}
+  let sweep: SweepFn | undefined
+  try {
+    sweep = ((await import(sweepPath)) as {sweepRunResources: SweepFn}).sweepRunResources
+  } catch {
+    sweep = undefined
+  }
+  return {steps, sweep}
 }

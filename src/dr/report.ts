@@ -11,6 +11,7 @@ import type {Journal, StepRecord} from './journal.js'
  */
 
 export const HEALTH_GATES = ['http.check', 'route53.health']
+/** Step types that shift production DNS (skipped in a drill unless their params name a drillRecord). */
 export const DNS_SHIFTS = ['route53.weights']
 
 export const COLOURS: Record<StepRecord['state'], string> = {
@@ -61,7 +62,7 @@ const secs = (a?: string, b?: string) => (a && b ? Math.max(0, (Date.parse(b) - 
 export function buildReport(j: Journal): RunReport {
   const steps = Object.values(j.steps)
   const ok = (r: StepRecord) => r.state === 'succeeded' && r.finishedAt
-  const dns = steps.filter((r) => DNS_SHIFTS.includes(r.type) && ok(r)).sort((a, b) => a.finishedAt!.localeCompare(b.finishedAt!))
+  const dns = steps.filter((r) => DNS_SHIFTS.includes(r.type) && ok(r) && !r.outputs?.skipped).sort((a, b) => a.finishedAt!.localeCompare(b.finishedAt!))
   const shift = dns.at(-1)
   const gates = steps
     .filter((r) => HEALTH_GATES.includes(r.type) && ok(r) && (!shift || r.finishedAt! >= shift.finishedAt!))

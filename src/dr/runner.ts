@@ -4,8 +4,9 @@ import fs from 'node:fs/promises'
 import {makeAwsClient, type AwsOptions} from '../aws/clients.js'
 import {ApprovalRequiredError, LifeboatError, UsageError, errorMessage} from '../errors.js'
 import {interpolate, type Scope} from './interpolate.js'
+import {DNS_SHIFTS} from './report.js'
 import {makeToken, newRunId, RunStore, type Journal, type StepRecord} from './journal.js'
-import {allSteps, parsePlaybook, stripRunnerParams, type LoadedPlaybook, type StepRegistry} from './playbook.js'
+import {allSteps, parsePlaybook, type LoadedPlaybook, type StepRegistry} from './playbook.js'
 import {whenList, type Playbook, type PlaybookStep} from './schema.js'
 import type {CreatedResource, RunMode, StepContext, StepDefinition, StepResult} from './step-types.js'
 
@@ -79,6 +80,7 @@ export interface RunResult {
 }
 
 const MAX_BACKOFF_MS = 300_000
+const DRILL_DNS_SKIP = 'drill: production DNS is never changed in a drill (name params.drillRecord to shift a drill record instead)'
 
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -281,15 +283,11 @@ class Engine {
     let raw: Record<string, unknown> = step.params
     if (this.j.mode === 'failback') raw = failbackParams(step, this.j.regions)
     const params = interpolate(raw, this.scope()) as Record<string, unknown>
-    if (this.j.mode === 'drill' && step.type === 'route53.weights') {
-      const drill = params.drillRecord
-      if (drill === undefined) {
-        return {skip: 'drill: production DNS is never changed in a drill (give params.drillRecord to shift a drill record instead)'}
-      }
-      const d = typeof drill === 'string' ? {name: drill} : (drill as Record<string, unknown>)
-      return {params: {...stripRunnerParams(params), ...d}}
+    // Enforced here as well as in the step: a drill never runs a DNS shift on production records.
+    if (this.j.mode === 'drill' && DNS_SHIFTS.includes(step.type) && params.drillRecord === undefined) {
+      return {skip: DRILL_DNS_SKIP}
     }
-    return {params: stripRunnerParams(params)}
+    return {params}
   }
 }
 
@@ -610,7 +608,7 @@ export async function rollbackRun(dir: string, deps: RunnerDeps): Promise<RunRes
         if (step.rollback === false) state = 'disabled'
         else if (step.rollback) {
           const rdef = e.def(step.rollback.type)
-          const params = rdef.params.parse(stripRunnerParams(interpolate(step.rollback.params, e.scope()) as Record<string, unknown>))
+          const params = rdef.params.parse(interpolate(step.rollback.params, e.scope()))
           await rdef.run(params, {...ctx, token: (s = '') => ctx.token(`rollback:${s}`)})
         } else if (rec.state === 'succeeded' && def.rollback) {
           await def.rollback(def.params.parse(rec.params ?? {}), {outputs: rec.outputs ?? {}}, ctx)
@@ -684,13 +682,8 @@ function readOnlyEngine(playbook: Playbook, mode: RunMode, deps: RunnerDeps): En
 function previewParams(e: Engine, step: PlaybookStep): {params: Record<string, unknown>; parsed: unknown} | {skip: string} {
   let raw: Record<string, unknown> = step.params
   if (e.j.mode === 'failback') raw = failbackParams(step, e.j.regions)
-  let params = interpolate(raw, e.scope(), {unresolved: 'keep'}) as Record<string, unknown>
-  if (e.j.mode === 'drill' && step.type === 'route53.weights') {
-    if (params.drillRecord === undefined) return {skip: 'drill: production DNS is never changed in a drill (no params.drillRecord)'}
-    const d = typeof params.drillRecord === 'string' ? {name: params.drillRecord} : (params.drillRecord as Record<string, unknown>)
-    params = {...params, ...d}
-  }
-  params = stripRunnerParams(params)
+  const params = interpolate(raw, e.scope(), {unresolved: 'keep'}) as Record<string, unknown>
+  if (e.j.mode === 'drill' && DNS_SHIFTS.includes(step.type) && params.drillRecord === undefined) return {skip: DRILL_DNS_SKIP}
   const r = e.def(step.type).params.safeParse(params)
   return {params, parsed: r.success ? r.data : params}
 }

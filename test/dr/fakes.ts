@@ -106,10 +106,11 @@ export function fakeRegistry(cloud: FakeCloud, opts: FakeOptions = {}): StepRegi
       return {action: 'ask', summary: p.message}
     },
   }
-  const weights: StepDefinition<{hostedZoneId: string; name: string; type: string; weights: Record<string, number>}> = {
+  const weights: StepDefinition<{hostedZoneId: string; name: string; type: string; weights: Record<string, number>; drillRecord?: {name: string}}> = {
     type: 'route53.weights',
-    params: z.strictObject({hostedZoneId: z.string(), name: z.string(), type: z.string().default('A'), weights: z.record(z.string(), z.number())}),
-    async run(p, ctx) {
+    params: z.strictObject({hostedZoneId: z.string(), name: z.string(), type: z.string().default('A'), weights: z.record(z.string(), z.number()), drillRecord: z.strictObject({name: z.string()}).optional()}),
+    async run(p0, ctx) {
+      const p = ctx.mode === 'drill' && p0.drillRecord ? {...p0, name: p0.drillRecord.name} : p0
       record(ctx.stepId, `weights ${p.name} ${JSON.stringify(p.weights)}`)
       await ctx.recordResource({kind: 'route53:record-weights', id: `${p.hostedZoneId}/${p.name}`, region: 'global', undo: {previous: {primary: 100, dr: 0}}})
       return {outputs: {changeId: '/change/C1'}}

@@ -217,7 +217,7 @@ describe('dr runner', () => {
     steps:
       - { id: app, type: fake.create, params: { count: 2 } }
       - { id: prod-dns, type: route53.weights, params: { hostedZoneId: Z1, name: app.example.com., weights: { primary: 0, dr: 100 } } }
-      - { id: drill-dns, type: route53.weights, params: { hostedZoneId: Z1, name: app.example.com., drillRecord: drill.example.com., weights: { primary: 0, dr: 100 } } }
+      - { id: drill-dns, type: route53.weights, params: { hostedZoneId: Z1, name: app.example.com., drillRecord: { name: drill.example.com. }, weights: { primary: 0, dr: 100 } } }
   - name: two
     steps:
       - { id: db, type: fake.create, params: { count: 1 } }
