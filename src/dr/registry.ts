@@ -12,13 +12,16 @@ export interface Registry {
   sweep?: SweepFn
 }
 
-let override: Registry | undefined
+// On globalThis: oclif may load a command's modules through its own loader (a second module instance).
+const KEY = Symbol.for('lifeboat.dr.registry-override')
+const slot = globalThis as unknown as Record<symbol, Registry | undefined>
 
 export function setRegistryForTests(r: Registry | undefined): void {
-  override = r
+  slot[KEY] = r
 }
 
 export async function loadRegistry(): Promise<Registry> {
+  const override = slot[KEY]
   if (override) return override
   const sweepPath = './sweep.js'
   let sweep: SweepFn | undefined
