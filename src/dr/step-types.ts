@@ -62,6 +62,8 @@ export interface StepContext {
   /** Injectable for tests: real time by default. */
   sleep(ms: number): Promise<void>
   now(): Date
+  /** The playbook's RTO/RPO targets (optional, added by dr-steps): backup.restore readiness compares the newest data's age to rpoMs. */
+  targets?: {rtoMs: number; rpoMs: number}
 }
 
 export interface StepResult {

@@ -14,45 +14,10 @@
  * AWS error code, `$metadata.httpStatusCode` set; Route 53 uses the SDK's own exception classes where the
  * SDK has one. `failNext(command, error, times)` injects failures before the fake handles a request.
  */
-import {
-  AssociateAddressCommand,
-  CopyImageCommand,
-  CreateTagsCommand,
-  DeleteSnapshotCommand,
-  DeregisterImageCommand,
-  DescribeAddressesCommand,
-  DescribeImagesCommand,
-  DescribeInstanceStatusCommand,
-  DescribeInstancesCommand,
-  DescribeLaunchTemplatesCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeSnapshotsCommand,
-  DescribeSubnetsCommand,
-  DisassociateAddressCommand,
-  EC2Client,
-  type Filter,
-  type Image,
-  type Instance,
-  ModifyInstanceAttributeCommand,
-  RunInstancesCommand,
-  type Snapshot,
-  StartInstancesCommand,
-  StopInstancesCommand,
-  type Tag,
-  type TagSpecification,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2'
-import {
-  ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
-  GetHealthCheckCommand,
-  GetHealthCheckStatusCommand,
-  InvalidChangeBatch,
-  ListResourceRecordSetsCommand,
-  NoSuchHostedZone,
-  type ResourceRecordSet,
-  Route53Client,
-} from '@aws-sdk/client-route-53'
+import * as ec2sdk from '@aws-sdk/client-ec2'
+import type {Filter, Image, Instance, Snapshot, Tag, TagSpecification, Volume} from '@aws-sdk/client-ec2'
+import * as r53sdk from '@aws-sdk/client-route-53'
+import {InvalidChangeBatch, NoSuchHostedZone, type ResourceRecordSet} from '@aws-sdk/client-route-53'
 import {type AwsStub, mockClient} from 'aws-sdk-client-mock'
 
 export function awsError(name: string, message: string, status = 400): Error {
@@ -124,6 +89,9 @@ export class FakeEc2 extends Injector {
   images = new Map<string, FakeImage>()
   snapshots = new Map<string, Snapshot & {region: string}>()
   instances = new Map<string, FakeInstance>()
+  volumes = new Map<string, Volume & {region: string; deleteOnTermination: boolean}>()
+  /** Root volumes of new instances are deleted with them (DeleteOnTermination), unless this is false. */
+  deleteOnTermination = true
   addresses = new Map<string, {region: string; AllocationId: string; PublicIp: string; AssociationId?: string; InstanceId?: string; NetworkInterfaceId?: string}>()
   subnets = new Map<string, {region: string; SubnetId: string; AvailabilityZone: string}>()
   securityGroups = new Map<string, {region: string; GroupId: string}>()
@@ -169,12 +137,13 @@ export class FakeEc2 extends Injector {
   }
 
   /** Instances that are not terminated, images not deregistered, snapshots: what a drill would leak. */
-  live(region?: string): {instances: FakeInstance[]; images: FakeImage[]; snapshots: Snapshot[]} {
+  live(region?: string): {instances: FakeInstance[]; images: FakeImage[]; snapshots: Snapshot[]; volumes: Volume[]} {
     const inRegion = <T extends {region: string}>(x: T) => region === undefined || x.region === region
     return {
       instances: [...this.instances.values()].filter((i) => inRegion(i) && i.State?.Name !== 'terminated'),
       images: [...this.images.values()].filter((i) => inRegion(i)),
       snapshots: [...this.snapshots.values()].filter((s) => inRegion(s)),
+      volumes: [...this.volumes.values()].filter((v) => inRegion(v)),
     }
   }
 
@@ -186,6 +155,7 @@ export class FakeEc2 extends Injector {
       ...l.instances.filter((i) => has(i.Tags)).map((i) => i.InstanceId!),
       ...l.images.filter((i) => has(i.Tags)).map((i) => i.ImageId!),
       ...l.snapshots.filter((s) => has(s.Tags)).map((s) => s.SnapshotId!),
+      ...l.volumes.filter((v) => has(v.Tags)).map((v) => v.VolumeId!),
     ]
   }
 
@@ -197,6 +167,13 @@ export class FakeEc2 extends Injector {
     inst.looks = 0
     const next = s === 'pending' ? 'running' : s === 'stopping' ? 'stopped' : 'terminated'
     inst.State = {Name: next, Code: {running: 16, stopped: 80, terminated: 48}[next]}
+    if (next === 'terminated') {
+      for (const v of this.volumes.values()) {
+        if (v.Attachments?.[0]?.InstanceId !== inst.InstanceId) continue
+        if (v.deleteOnTermination) this.volumes.delete(v.VolumeId!)
+        else Object.assign(v, {State: 'available', Attachments: []})
+      }
+    }
     if (next === 'running') inst.PublicIpAddress ??= `203.0.113.${(counter++ % 200) + 10}`
     if (next === 'stopped' || next === 'terminated') inst.PublicIpAddress = undefined
   }
@@ -324,7 +301,18 @@ export class FakeEc2 extends Injector {
             State: {Name: 'pending', Code: 0},
             PrivateIpAddress: `10.0.1.${(counter % 200) + 10 + n}`,
             SubnetId: input.SubnetId,
+            LaunchTime: new Date(Date.UTC(2026, 10, 22, 5, 0, counter % 60)),
             Tags: tagsFor(input.TagSpecifications, 'instance'),
+          })
+          const vol = hexId('vol')
+          this.volumes.set(vol, {
+            region,
+            VolumeId: vol,
+            State: 'in-use',
+            Size: 8,
+            Attachments: [{InstanceId: id, Device: '/dev/xvda', State: 'attached', DeleteOnTermination: this.deleteOnTermination}],
+            Tags: tagsFor(input.TagSpecifications, 'volume'),
+            deleteOnTermination: this.deleteOnTermination,
           })
         }
         if (input.ClientToken) this.tokens.set(key, {ids, input})
@@ -392,7 +380,7 @@ export class FakeEc2 extends Injector {
 
       case 'CreateTags': {
         for (const id of input.Resources ?? []) {
-          const target = this.instances.get(id) ?? this.images.get(id) ?? this.snapshots.get(id)
+          const target = this.instances.get(id) ?? this.images.get(id) ?? this.snapshots.get(id) ?? this.volumes.get(id)
           if (!target) throw awsError('InvalidID', `The ID '${id}' is not valid`)
           const tags = (target.Tags ??= [])
           for (const t of input.Tags ?? []) {
@@ -430,6 +418,19 @@ export class FakeEc2 extends Injector {
         const a = [...this.addresses.values()].find((x) => x.region === region && x.AssociationId === input.AssociationId)
         if (!a) throw awsError('InvalidAssociationID.NotFound', `The association ID '${input.AssociationId}' does not exist`)
         Object.assign(a, {AssociationId: undefined, InstanceId: undefined, NetworkInterfaceId: undefined})
+        return {}
+      }
+
+      case 'DescribeVolumes': {
+        const list = [...this.volumes.values()].filter((v) => v.region === region && matchesFilters(v.Tags, {status: v.State, 'volume-id': v.VolumeId}, input.Filters))
+        return {Volumes: list.map(({region: _r, deleteOnTermination: _d, ...v}) => structuredClone(v))}
+      }
+
+      case 'DeleteVolume': {
+        const v = this.volumes.get(input.VolumeId)
+        if (!v || v.region !== region) throw awsError('InvalidVolume.NotFound', `The volume '${input.VolumeId}' does not exist.`)
+        if (v.State === 'in-use') throw awsError('VolumeInUse', `Volume ${input.VolumeId} is currently attached to ${v.Attachments?.[0]?.InstanceId}`)
+        this.volumes.delete(input.VolumeId)
         return {}
       }
 
@@ -589,44 +590,28 @@ export interface FakeAws {
   restore(): void
 }
 
-const EC2_COMMANDS = {
-  AssociateAddressCommand,
-  CopyImageCommand,
-  CreateTagsCommand,
-  DeleteSnapshotCommand,
-  DeregisterImageCommand,
-  DescribeAddressesCommand,
-  DescribeImagesCommand,
-  DescribeInstanceStatusCommand,
-  DescribeInstancesCommand,
-  DescribeLaunchTemplatesCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeSnapshotsCommand,
-  DescribeSubnetsCommand,
-  DisassociateAddressCommand,
-  ModifyInstanceAttributeCommand,
-  RunInstancesCommand,
-  StartInstancesCommand,
-  StopInstancesCommand,
-  TerminateInstancesCommand,
-}
-const R53_COMMANDS = {ChangeResourceRecordSetsCommand, GetChangeCommand, GetHealthCheckCommand, GetHealthCheckStatusCommand, ListResourceRecordSetsCommand}
+/** The requests the fakes answer (any other request of a mocked client fails the test). */
+const EC2_COMMANDS = [
+  'AssociateAddress', 'CopyImage', 'CreateTags', 'DeleteSnapshot', 'DeleteVolume', 'DeregisterImage', 'DescribeAddresses',
+  'DescribeImages', 'DescribeInstanceStatus', 'DescribeInstances', 'DescribeLaunchTemplates', 'DescribeSecurityGroups',
+  'DescribeSnapshots', 'DescribeSubnets', 'DescribeVolumes', 'DisassociateAddress', 'ModifyInstanceAttribute', 'RunInstances',
+  'StartInstances', 'StopInstances', 'TerminateInstances',
+]
+const R53_COMMANDS = ['ChangeResourceRecordSets', 'GetChange', 'GetHealthCheck', 'GetHealthCheckStatus', 'ListResourceRecordSets']
 
 /** Mocks EC2Client and Route53Client (all instances) with the in-memory fakes. Call restore() in afterEach. */
 export function installFakeAws(): FakeAws {
   const ec2 = new FakeEc2()
   const r53 = new FakeRoute53()
-  const ec2Mock = mockClient(EC2Client)
-  const r53Mock = mockClient(Route53Client)
-  for (const [name, Cmd] of Object.entries(EC2_COMMANDS)) {
-    ec2Mock.on(Cmd as any).callsFake(async (input: any, getClient: () => any) => {
+  const ec2Mock = mockClient(ec2sdk.EC2Client)
+  const r53Mock = mockClient(r53sdk.Route53Client)
+  for (const name of EC2_COMMANDS) {
+    ec2Mock.on((ec2sdk as any)[`${name}Command`]).callsFake(async (input: any, getClient: () => any) => {
       const region = await getClient().config.region()
-      return ec2.handle(name.replace(/Command$/, ''), region, input)
+      return ec2.handle(name, region, input)
     })
   }
-  for (const [name, Cmd] of Object.entries(R53_COMMANDS)) {
-    r53Mock.on(Cmd as any).callsFake(async (input: any) => r53.handle(name.replace(/Command$/, ''), input))
-  }
+  for (const name of R53_COMMANDS) r53Mock.on((r53sdk as any)[`${name}Command`]).callsFake(async (input: any) => r53.handle(name, input))
   return {
     ec2,
     r53,
