@@ -1,6 +1,7 @@
 import type {StepRegistry} from './playbook.js'
 import type {SweepFn} from './runner.js'
 import {steps} from './steps/index.js'
+import {sweepRunResources} from './sweep.js'
 
 /**
  * The step registry the CLI runs with: src/dr/steps/index.ts (`steps`) and src/dr/sweep.ts
@@ -23,12 +24,5 @@ export function setRegistryForTests(r: Registry | undefined): void {
 export async function loadRegistry(): Promise<Registry> {
   const override = slot[KEY]
   if (override) return override
-  const sweepPath = './sweep.js'
-  let sweep: SweepFn | undefined
-  try {
-    sweep = ((await import(sweepPath)) as {sweepRunResources: SweepFn}).sweepRunResources
-  } catch {
-    sweep = undefined
-  }
-  return {steps, sweep}
+  return {steps, sweep: sweepRunResources}
 }

@@ -19,7 +19,11 @@ export interface SweepContext {
   sleep(ms: number): Promise<void>
   now(): Date
 }
-export type SweepFn = (runId: string, ctx: SweepContext) => Promise<CreatedResource[]>
+/**
+ * Returns what it found: removed ones carry removedAt, the others undo.error. With dryRun it only looks
+ * (the leak check after cleanup).
+ */
+export type SweepFn = (runId: string, ctx: SweepContext & {dryRun?: boolean}) => Promise<CreatedResource[]>
 
 export type RunEvent =
   | {kind: 'run-start'; runId: string; dir: string; mode: RunMode; resumed: boolean; waves: Array<{name: string; steps: Array<{id: string; type: string}>}>}
@@ -248,6 +252,7 @@ class Engine {
       signal,
       sleep: (ms) => this.sleep(ms, signal),
       now: this.now,
+      targets: {...j.targets},
     }
   }
 
@@ -561,15 +566,25 @@ async function cleanupEngine(e: Engine): Promise<void> {
   }
   let swept: CreatedResource[] = []
   if (e.deps.sweep) {
+    const sctx: SweepContext = {
+      client: (ctor, region) => e.client(ctor, region),
+      regions: [...new Set([j.regions.primary, j.regions.dr])],
+      signal,
+      log: (message) => e.emit({kind: 'step-log', stepId: '(cleanup)', message}),
+      sleep: (ms) => e.sleep(ms, signal),
+      now: e.now,
+    }
     try {
-      swept = await e.deps.sweep(j.runId, {
-        client: (ctor, region) => e.client(ctor, region),
-        regions: [...new Set([j.regions.primary, j.regions.dr])],
-        signal,
-        log: (message) => e.emit({kind: 'step-log', stepId: '(cleanup)', message}),
-        sleep: (ms) => e.sleep(ms, signal),
-        now: e.now,
-      })
+      // Whatever still carries the run's tag (the journal missed it, or its removal failed above).
+      const found = await e.deps.sweep(j.runId, sctx)
+      swept = found.filter((x) => x.removedAt)
+      for (const x of found.filter((f) => !f.removedAt)) {
+        if (!leftovers.some((l) => l.kind === x.kind && l.id === x.id)) leftovers.push({...x, error: String(x.undo?.error ?? 'could not be removed')})
+      }
+      // The leak check: look again, delete nothing; anything still tagged is a leftover.
+      for (const x of await e.deps.sweep(j.runId, {...sctx, dryRun: true})) {
+        if (!leftovers.some((l) => l.kind === x.kind && l.id === x.id)) leftovers.push({...x, error: 'still tagged with the run id after cleanup'})
+      }
     } catch (error) {
       leftovers.push({kind: 'sweep', id: `lifeboat:run-id=${j.runId}`, region: `${j.regions.primary},${j.regions.dr}`, stepId: '(sweep)', error: errorMessage(error)})
     }

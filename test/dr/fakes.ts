@@ -139,12 +139,16 @@ export function fakeRegistry(cloud: FakeCloud, opts: FakeOptions = {}): StepRegi
 
 /** A sweep over the fake cloud: deletes whatever still carries the run's tag. */
 export function fakeSweep(cloud: FakeCloud): SweepFn {
-  return async (runId) => {
+  return async (runId, ctx) => {
     const found: CreatedResource[] = []
     for (const item of cloud.items.values()) {
       if (item.tags['lifeboat:run-id'] !== runId) continue
-      cloud.items.delete(item.id)
-      found.push({kind: 'fake:instance', id: item.id, region: item.region, stepId: item.tags['lifeboat:step'] ?? '?'})
+      const r: CreatedResource = {kind: 'fake:instance', id: item.id, region: item.region, stepId: item.tags['lifeboat:step'] ?? '?'}
+      if (!ctx?.dryRun) {
+        cloud.items.delete(item.id)
+        r.removedAt = new Date().toISOString()
+      }
+      found.push(r)
     }
     return found
   }

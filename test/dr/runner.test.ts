@@ -256,9 +256,9 @@ describe('dr runner', () => {
       return remove(res, ctx)
     }
     // A sweep that cannot delete either (same permission problem) leaves the item in the cloud.
-    d.sweep = async () => {
+    d.sweep = async (runId, ctx) => {
       if (broken) throw new Error('UnauthorizedOperation')
-      return fakeSweep(cloud)('x', undefined as never)
+      return fakeSweep(cloud)(runId, ctx)
     }
     const loaded = parsePlaybook(HEAD + `  - name: one\n    steps:\n      - { id: app, type: fake.create, params: { count: 1 } }\n`, path.join(root, 'p.yaml'), d.registry)
     const r = await startRun({loaded, mode: 'drill', runRoot: root, deps: d})
