@@ -37,8 +37,8 @@ export async function readPlaybook(file: string): Promise<LoadedPlaybook> {
 }
 
 export async function runnerDeps(o: {profile?: string; approve?: string[]; policy?: PromptPolicy; signal?: AbortSignal; onEvent?: (ev: RunEvent) => void; beforePrompt?: () => void}): Promise<RunnerDeps> {
-  const {steps, sweep} = await loadRegistry()
-  const deps: RunnerDeps = {registry: steps, sweep, aws: resolveAws({profile: o.profile}), approved: o.approve ?? [], signal: o.signal, onEvent: o.onEvent}
+  const {steps, sweep, sleep, now} = await loadRegistry()
+  const deps: RunnerDeps = {registry: steps, sweep, sleep, now, aws: resolveAws({profile: o.profile}), approved: o.approve ?? [], signal: o.signal, onEvent: o.onEvent}
   if (o.policy?.interactive) {
     deps.approve = async (stepId, message) => {
       o.beforePrompt?.()

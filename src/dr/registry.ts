@@ -11,6 +11,9 @@ import {sweepRunResources} from './sweep.js'
 export interface Registry {
   steps: StepRegistry
   sweep?: SweepFn
+  /** Tests only: a fake clock for in-process command runs (steps poll through ctx.sleep/ctx.now). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  now?: () => Date
 }
 
 // On globalThis: oclif may load a command's modules through its own loader (a second module instance).

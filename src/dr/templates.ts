@@ -14,6 +14,9 @@ export interface TemplateAnswers {
   url: string
   instanceType: string
   vault: string
+  resourceArn: string
+  restoreRole: string
+  standbyInstance: string
 }
 
 export const TEMPLATE_DEFAULTS: TemplateAnswers = {
@@ -29,6 +32,9 @@ export const TEMPLATE_DEFAULTS: TemplateAnswers = {
   url: 'https://app.example.com/health',
   instanceType: 't3.small',
   vault: 'lifeboat-dr',
+  resourceArn: 'arn:aws:ec2:us-east-1:111122223333:volume/vol-0123456789abcdef0',
+  restoreRole: 'arn:aws:iam::111122223333:role/lifeboat-restore',
+  standbyInstance: 'i-0123456789abcdef0',
 }
 
 const HEADER = (a: TemplateAnswers, strategy: Strategy, what: string) => `# Lifeboat DR playbook (${strategy}) — written by \`lifeboat dr init\`.
@@ -83,15 +89,20 @@ export function playbookTemplate(strategy: Strategy, a: TemplateAnswers = TEMPLA
       return `${HEADER(a, strategy, 'Backup & restore: nothing runs in the DR region until a disaster. The newest recovery point\n# in the DR vault is restored, then servers are launched from the AMI and traffic is shifted.')}
   - name: restore
     steps:
-      # The newest recovery point of the vault in the DR region (its age is the achieved RPO).
+      # The newest recovery point of this resource in the DR region's vault (its age is the achieved RPO).
+      # Or restore a lifeboat repository instead: repository: { location: /srv/backup, target: /srv/data }
       - id: restore
         type: backup.restore
         timeout: 2h
-        params: { vault: ${a.vault} }
+        params:
+          awsBackup:
+            resourceArn: ${a.resourceArn}
+            vault: ${a.vault}
+            iamRoleArn: ${a.restoreRole}
       - id: copy-ami
         type: ami.copy
         timeout: 1h
-        params: { sourceImageId: ${a.amiId}, sourceRegion: \${regions.primary}, name: ${a.name}-dr }
+        params: { sourceImageId: ${a.amiId}, sourceRegion: primary, name: ${a.name}-dr }
   - name: launch
     steps:
       - id: app
@@ -111,7 +122,7 @@ ${TRAFFIC(a)}`
       - id: copy-ami
         type: ami.copy
         timeout: 1h
-        params: { sourceImageId: ${a.amiId}, sourceRegion: \${regions.primary}, name: ${a.name}-dr }
+        params: { sourceImageId: ${a.amiId}, sourceRegion: primary, name: ${a.name}-dr }
   - name: launch
     steps:
       # A ClientToken makes the launch idempotent: a resumed run gets the same instances back.
@@ -132,8 +143,8 @@ ${GO(a)}${TRAFFIC(a, false)}`
       # stop → change the instance type → start (the standby's instance id).
       - id: resize
         type: ec2.resize
-        params: { instanceId: i-0123456789abcdef0, instanceType: m5.large }
-        rollback: { type: ec2.resize, params: { instanceId: i-0123456789abcdef0, instanceType: ${a.instanceType} } }
+        # rollback (dr rollback) puts the previous instance types back.
+        params: { instanceIds: [${a.standbyInstance}], instanceType: m5.large }
       - id: more
         type: ec2.launch
         params: { imageId: ${a.amiId}, instanceType: m5.large, count: 2, tags: { app: ${a.name} } }
