@@ -1,5 +1,7 @@
 import {z} from 'zod'
 
+import {ApprovalRequiredError} from '../../src/errors.js'
+
 import type {StepRegistry} from '../../src/dr/playbook.js'
 import type {SweepFn} from '../../src/dr/runner.js'
 import type {CreatedResource, StepContext, StepDefinition} from '../../src/dr/step-types.js'
@@ -99,7 +101,7 @@ export function fakeRegistry(cloud: FakeCloud, opts: FakeOptions = {}): StepRegi
     params: z.strictObject({message: z.string()}),
     async run(p, ctx) {
       record(ctx.stepId, 'start')
-      if (!(await ctx.approve(p.message))) throw new Error('approval declined')
+      if (!(await ctx.approve(p.message))) throw new ApprovalRequiredError(`step "${ctx.stepId}" needs approval: ${p.message}`)
       return {outputs: {approved: true}}
     },
     async plan(p) {

@@ -295,9 +295,9 @@ describe('dr runner', () => {
     expect(r.status).to.equal('succeeded')
     expect(cloud.items.size).to.equal(1)
     expect(journalOf(r).steps.go.approval).to.include({by: 'flag', answer: true})
-    // An interactive "no" fails the step.
-    const no = await start(body, 'failover', {approve: async () => false})
-    expect(no.steps.find((s) => s.id === 'go')!.state).to.equal('failed')
+    // An interactive "no" is approval not given either: exit 10, resumable.
+    const no = await start(body, 'failover', {approve: async () => false}).catch((error) => error)
+    expect(no).to.be.instanceOf(ApprovalRequiredError)
   })
 
   it('failback swaps the regions, literal region names and a two-record weight shift', async () => {

@@ -1,0 +1,110 @@
+import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {envelope, lifeboat} from '../helpers/cli.js'
+import {ROOT, tempDir} from '../helpers/env.js'
+
+/**
+ * The built CLI (run `npm run build` first) in a subprocess and in a real pseudo-terminal. The playbook
+ * has only approval, wait and script steps: no AWS call is needed (mocks do not cross a process).
+ */
+const PLAYBOOK = `name: local
+strategy: backup-restore
+regions: { primary: us-east-1, dr: us-west-2 }
+targets: { rto: 5m, rpo: 1h }
+waves:
+  - name: before
+    steps:
+      - { id: note, type: script, params: { command: ["sh", "-c", "echo prepared > before.txt"], cwd: "WORKDIR" } }
+      - { id: pause, type: wait, params: { duration: 100ms } }
+  - name: gate
+    steps:
+      - { id: go, type: approval, params: { message: "Shift traffic to us-west-2?" } }
+  - name: after
+    steps:
+      - { id: done, type: script, params: { command: ["sh", "-c", "echo shifted > after.txt"], cwd: "WORKDIR" } }
+`
+
+describe('dr CLI: approvals in scripts and on a terminal (built CLI)', function () {
+  this.timeout(120_000)
+  let dir: string
+  let file: string
+  let env: NodeJS.ProcessEnv
+  beforeEach(() => {
+    dir = tempDir('lifeboat-dr-cli-')
+    file = path.join(dir, 'local.yaml')
+    fs.writeFileSync(file, PLAYBOOK.replaceAll('WORKDIR', dir))
+    env = {XDG_STATE_HOME: path.join(dir, 'state'), XDG_CONFIG_HOME: path.join(dir, 'config'), LIFEBOAT_DR_RUN_DIR: ''}
+    delete env.LIFEBOAT_DR_RUN_DIR
+  })
+  afterEach(() => fs.rmSync(dir, {recursive: true, force: true}))
+
+  it('without a terminal and without --approve: exit 10 naming the flag; the run is resumable and finishes with --approve', async () => {
+    const first = await lifeboat(['dr', 'failover', '-f', file, '--json'], env)
+    expect(first.code).to.equal(10)
+    const e = envelope(first.stdout)
+    expect(e.error.code).to.equal('APPROVAL_REQUIRED')
+    expect(e.error.hint).to.contain('--approve go')
+    expect(fs.existsSync(path.join(dir, 'before.txt'))).to.equal(true)
+    expect(fs.existsSync(path.join(dir, 'after.txt'))).to.equal(false)
+    const runId = e.error.details.runId as string
+    // The run lives under $XDG_STATE_HOME/lifeboat/dr/runs/<RUN>.
+    expect(fs.existsSync(path.join(dir, 'state', 'lifeboat', 'dr', 'runs', runId, 'journal.json'))).to.equal(true)
+
+    const human = await lifeboat(['dr', 'resume', runId], env)
+    expect(human.code).to.equal(10)
+    expect(human.stderr).to.contain(`lifeboat dr resume ${runId} --approve go`)
+
+    const resumed = await lifeboat(['dr', 'resume', runId, '--approve', 'go'], env)
+    expect(resumed.code, resumed.stderr).to.equal(0)
+    expect(resumed.stdout).to.contain(`run ${runId}: succeeded`)
+    // Plain progress lines on stderr (not a TTY).
+    expect(resumed.stderr).to.contain('resuming failover run')
+    expect(resumed.stderr).to.match(/go: succeeded/)
+    expect(fs.readFileSync(path.join(dir, 'after.txt'), 'utf8')).to.equal('shifted\n')
+  })
+
+  function pty(args: string[], answer: string): {code: number; transcript: string} {
+    const spec = path.join(dir, 'spec.json')
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        argv: [process.execPath, path.join(ROOT, 'bin', 'run.js'), ...args],
+        env,
+        timeout: 60,
+        steps: [{expect: 'Shift traffic to us-west-2?', send: answer}],
+      }),
+    )
+    try {
+      return {code: 0, transcript: execFileSync('python3', [path.join(ROOT, 'test', 'helpers', 'pty-driver.py'), spec], {encoding: 'utf8'})}
+    } catch (error: any) {
+      return {code: error.status, transcript: String(error.stdout)}
+    }
+  }
+
+  it('on a terminal the approval step asks; "y" continues the run', () => {
+    const r = pty(['dr', 'failover', '-f', file], 'y\r')
+    expect(r.code, r.transcript).to.equal(0)
+    expect(r.transcript).to.contain('[go] Shift traffic to us-west-2?')
+    expect(r.transcript).to.match(/run \S+: succeeded/)
+    expect(fs.readFileSync(path.join(dir, 'after.txt'), 'utf8')).to.equal('shifted\n')
+    const runs = path.join(dir, 'state', 'lifeboat', 'dr', 'runs')
+    const [run] = fs.readdirSync(runs)
+    const j = JSON.parse(fs.readFileSync(path.join(runs, run, 'journal.json'), 'utf8'))
+    expect(j.steps.go.approval).to.include({by: 'prompt', answer: true})
+  })
+
+  it('on a terminal "n" is approval not given: nothing after it runs, exit 10, the run stays resumable', () => {
+    const r = pty(['dr', 'failover', '-f', file], 'n\r')
+    expect(r.code, r.transcript).to.equal(10)
+    expect(r.transcript).to.match(/continue with: lifeboat dr resume \S+ --approve go/)
+    expect(fs.existsSync(path.join(dir, 'after.txt'))).to.equal(false)
+    const runs = path.join(dir, 'state', 'lifeboat', 'dr', 'runs')
+    const [run] = fs.readdirSync(runs)
+    const j = JSON.parse(fs.readFileSync(path.join(runs, run, 'journal.json'), 'utf8'))
+    expect(j.status).to.equal('awaiting-approval')
+    expect(j.steps.go.approval).to.include({by: 'prompt', answer: false})
+  })
+})
