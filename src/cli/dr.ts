@@ -139,7 +139,8 @@ export function runProgress(mode: RenderMode, opts: {mayPrompt?: boolean; title?
             }
           }),
           {
-            renderer: opts.mayPrompt ? 'simple' : 'default',
+            // 'simple' when a prompt may appear, or when the terminal reports no width (log-update would wrap at 1 column).
+            renderer: opts.mayPrompt || !process.stderr.columns ? 'simple' : 'default',
             rendererOptions: {collapseErrors: false, logger: new ListrLogger({processOutput: new ProcessOutput(process.stderr, process.stderr)})} as any,
             exitOnError: false,
             registerSignalListeners: false,
