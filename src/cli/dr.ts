@@ -264,6 +264,12 @@ export abstract class DrRunCommand<T extends typeof Command> extends BaseCommand
     try {
       const deps = await runnerDeps({profile: o.profile, approve: o.approve, policy, signal: intr.signal, onEvent: progress.onEvent})
       result = await o.work(deps)
+    } catch (error) {
+      await progress.finish()
+      // Exit 10: show where the run stands before the error that names the flag.
+      const run = (error as {details?: {run?: RunResult}}).details?.run
+      if (run && !this.jsonEnabled()) this.renderRun(run)
+      throw error
     } finally {
       intr.dispose()
       await progress.finish()

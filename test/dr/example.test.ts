@@ -1,4 +1,6 @@
+import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
 import {runCommand} from '@oclif/test'
+import {mockClient} from 'aws-sdk-client-mock'
 import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -139,6 +141,37 @@ describe('dr: the issue\'s example playbook against mocked AWS (real steps)', ()
     expect(fetches).to.deep.equal(['https://app.example.com/health'])
     const rep = envelope((await runCommand(['dr', 'report', e.result.runId, '--run-dir', runs, '--json'], {root: ROOT})).stdout)
     expect(rep.result.rto).to.include({gateStep: 'smoke', dnsStep: 'dns', met: true})
+  })
+
+  it('readiness: a pass/fail table over credentials and each step\'s prerequisites; a missing EIP fails it (exit 1)', async () => {
+    const sts = mockClient(STSClient)
+    sts.on(GetCallerIdentityCommand).resolves({Account: '111122223333', Arn: 'arn:aws:iam::111122223333:user/dr', UserId: 'AIDAEXAMPLE'})
+    try {
+      const ok = await runCommand(['dr', 'readiness', '-f', file, '--json'], {root: ROOT})
+      const e = envelope(ok.stdout)
+      expect(ok.error, JSON.stringify(e.result?.checks?.filter((c: any) => !c.ok))).to.equal(undefined)
+      expect(e.result.ok).to.equal(true)
+      const steps = new Set(e.result.checks.map((c: any) => c.step))
+      expect([...steps]).to.include.members(['(run)', 'copy-ami', 'eip', 'dns'])
+      const human = await runCommand(['dr', 'readiness', '-f', file], {root: ROOT})
+      expect(human.stdout).to.match(/STEP\s+CHECK\s+RESULT\s+DETAIL/)
+      expect(human.stdout).to.contain('ready:')
+
+      aws.ec2.addresses.delete('eipalloc-0123456789abcdef0')
+      const bad = await runCommand(['dr', 'readiness', '-f', file, '--json'], {root: ROOT})
+      expect(bad.error?.oclif?.exit).to.equal(1)
+      const b = envelope(bad.stdout)
+      expect(b.ok).to.equal(false)
+      expect(b.result.checks.filter((c: any) => !c.ok && c.severity === 'error').map((c: any) => c.step)).to.deep.equal(['eip'])
+      // Warnings (records without health checks) are shown but do not fail readiness.
+      expect(e.result.checks.filter((c: any) => !c.ok).every((c: any) => c.severity === 'warn')).to.equal(true)
+      // Nothing was created: readiness is read-only.
+      expect(aws.ec2.calls.filter((c) => /^(Run|Copy|Associate|Create|Terminate|Deregister)/.test(c.command))).to.deep.equal([])
+      expect(aws.r53.batches).to.have.length(0)
+      expect(fs.existsSync(runs)).to.equal(false)
+    } finally {
+      sts.restore()
+    }
   })
 
   it('resume after a crash mid-launch: the same ClientToken, no duplicate instances', async () => {
