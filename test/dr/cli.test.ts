@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -63,6 +63,39 @@ describe('dr CLI: approvals in scripts and on a terminal (built CLI)', function 
     // Plain progress lines on stderr (not a TTY).
     expect(resumed.stderr).to.contain('resuming failover run')
     expect(resumed.stderr).to.match(/go: succeeded/)
+    expect(fs.readFileSync(path.join(dir, 'after.txt'), 'utf8')).to.equal('shifted\n')
+  })
+
+  it('Ctrl-C (SIGINT) stops the running steps, saves the journal and exits 1; resume finishes the run', async () => {
+    // `pause` becomes a script that runs until a flag file exists (Ctrl-C must stop it).
+    fs.writeFileSync(
+      file,
+      PLAYBOOK.replaceAll('WORKDIR', dir).replace('type: wait, params: { duration: 100ms }', `type: script, params: { command: ["sh", "-c", "while ! test -f go.flag; do sleep 0.2; done"], cwd: "${dir}" }`),
+    )
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'dr', 'failover', '-f', file, '--approve', 'go'], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stderr = ''
+    let stdout = ''
+    child.stdout.on('data', (b) => (stdout += b))
+    const code = await new Promise<number>((resolve) => {
+      child.stderr.on('data', (b) => {
+        stderr += b
+        if (/pause: started/.test(stderr) && /note: succeeded/.test(stderr) && !child.killed) child.kill('SIGINT')
+      })
+      child.on('close', (c) => resolve(c ?? -1))
+    })
+    expect(code, stderr).to.equal(1)
+    expect(stderr).to.contain('interrupted')
+    const runId = /continue with: lifeboat dr resume (\S+)/.exec(stderr)![1]
+    const runs = path.join(dir, 'state', 'lifeboat', 'dr', 'runs')
+    const j = JSON.parse(fs.readFileSync(path.join(runs, runId, 'journal.json'), 'utf8'))
+    expect(j.status).to.equal('aborted')
+    expect(j.steps.note.state).to.equal('succeeded')
+    expect(j.steps.pause.state).to.equal('failed')
+    expect(j.steps.pause.error.code).to.equal('ABORTED')
+    expect(stdout).to.match(/pause\s+script\s+failed/)
+    fs.writeFileSync(path.join(dir, 'go.flag'), '')
+    const resumed = await lifeboat(['dr', 'resume', runId], env)
+    expect(resumed.code, resumed.stderr).to.equal(0)
     expect(fs.readFileSync(path.join(dir, 'after.txt'), 'utf8')).to.equal('shifted\n')
   })
 
