@@ -97,6 +97,8 @@ export const amiCopy: StepDefinition<AmiCopyParams> = {
     const sourceRegion = resolveRegion(ctx, p.sourceRegion, 'primary')
     const ec2 = ctx.client(EC2Client, region)
     let imageId = typeof ctx.state.imageId === 'string' ? ctx.state.imageId : undefined
+    // After a copy that ended failed, a retry needs a new ClientToken (the old one returns the failed image).
+    const attempt = typeof ctx.state.copyAttempt === 'number' ? ctx.state.copyAttempt : 0
     if (!imageId) {
       const runTags = tagList(ctx.tags(), p.tags)
       ctx.log.info(`copying ${p.sourceImageId} from ${sourceRegion} to ${region} as ${p.name}`)
@@ -114,7 +116,7 @@ export const amiCopy: StepDefinition<AmiCopyParams> = {
             {ResourceType: 'image', Tags: runTags},
             {ResourceType: 'snapshot', Tags: runTags},
           ],
-          ClientToken: ctx.token(),
+          ClientToken: attempt === 0 ? ctx.token() : ctx.token(`copy-${attempt}`),
         }),
       )
       if (!r.ImageId) throw new StepFailedError(`CopyImage in ${region} returned no ImageId`)
@@ -142,6 +144,10 @@ export const amiCopy: StepDefinition<AmiCopyParams> = {
         if (state === 'available') return {done: true, value: img}
         if (FAILED_STATES.has(state)) {
           const reason = img.StateReason?.Message ?? img.StateReason?.Code ?? 'no reason given'
+          // The failed AMI is useless and holds the name: remove it now (best effort; cleanup retries) and
+          // let a retry start a fresh copy.
+          await removeImage(ec2, id).catch((error) => ctx.log.info(`could not remove failed image ${id}: ${errText(error)}`))
+          await ctx.saveState({imageId: null, copyAttempt: attempt + 1})
           throw new StepFailedError(`copy of ${p.sourceImageId} to ${region} failed: image ${id} is ${state}: ${reason}`, {
             details: {imageId: id, state, stateReason: img.StateReason},
             hint: 'check the source AMI (encryption, KMS key grants in the DR region, snapshot limits) and run the step again',

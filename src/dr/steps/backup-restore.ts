@@ -1,4 +1,4 @@
-import {BackupClient, DescribeRestoreJobCommand, GetRecoveryPointRestoreMetadataCommand, StartRestoreJobCommand} from '@aws-sdk/client-backup'
+import {BackupClient, DescribeRecoveryPointCommand, DescribeRestoreJobCommand, GetRecoveryPointRestoreMetadataCommand, StartRestoreJobCommand} from '@aws-sdk/client-backup'
 import {CreateTagsCommand, DeleteVolumeCommand, EC2Client} from '@aws-sdk/client-ec2'
 import {z} from 'zod'
 
@@ -72,11 +72,14 @@ function snapshotTime(t: string): Date {
 }
 
 async function pickPoint(ctx: StepContext, src: AwsBackupSource, backup: BackupClient, region: string): Promise<LatestPoint> {
-  const point = await latestRecoveryPoint({resourceArn: src.resourceArn, vault: src.vault, client: backup, now: ctx.now()})
   if (src.recoveryPointArn) {
     if (!src.vault) throw new StepFailedError('awsBackup.recoveryPointArn needs awsBackup.vault (the vault that holds it)')
-    return {recoveryPointArn: src.recoveryPointArn, resourceArn: src.resourceArn, vaultName: src.vault, creationDate: point?.creationDate ?? ctx.now(), ageSeconds: point?.ageSeconds ?? 0}
+    const rp = await backup.send(new DescribeRecoveryPointCommand({BackupVaultName: src.vault, RecoveryPointArn: src.recoveryPointArn}))
+    if (rp.Status !== 'COMPLETED') throw new StepFailedError(`recovery point ${src.recoveryPointArn} is ${rp.Status}, not COMPLETED`, {code: 'DR_NO_RECOVERY_POINT'})
+    const creationDate = rp.CreationDate ?? ctx.now()
+    return {recoveryPointArn: src.recoveryPointArn, resourceArn: src.resourceArn, vaultName: src.vault, creationDate, status: rp.Status, ageSeconds: ageSeconds(ctx, creationDate)}
   }
+  const point = await latestRecoveryPoint({resourceArn: src.resourceArn, vault: src.vault, client: backup, now: ctx.now()})
   if (!point) {
     throw new StepFailedError(`no COMPLETED recovery point of ${src.resourceArn} in ${src.vault ? `vault ${src.vault} of ` : ''}${region}`, {
       code: 'DR_NO_RECOVERY_POINT',
@@ -96,16 +99,21 @@ async function runAwsBackup(p: BackupRestoreParams, src: AwsBackupSource, ctx: S
   const region = resolveRegion(ctx, p.region, 'dr')
   const backup = ctx.client(BackupClient, region)
   let jobId = typeof ctx.state.restoreJobId === 'string' ? ctx.state.restoreJobId : undefined
+  // The point is chosen once and kept: a resume sends the same request with the same IdempotencyToken,
+  // even if a newer point appeared meanwhile.
   let point = ctx.state.point as {recoveryPointArn: string; creationDate: string; vaultName?: string} | undefined
-  if (!jobId || !point) {
+  if (!point) {
     const chosen = await pickPoint(ctx, src, backup, region)
     point = {recoveryPointArn: chosen.recoveryPointArn, creationDate: chosen.creationDate.toISOString(), vaultName: chosen.vaultName}
-    const meta = await backup.send(new GetRecoveryPointRestoreMetadataCommand({BackupVaultName: chosen.vaultName, RecoveryPointArn: chosen.recoveryPointArn}))
+    await ctx.saveState({point})
+  }
+  if (!jobId) {
+    const meta = await backup.send(new GetRecoveryPointRestoreMetadataCommand({BackupVaultName: point.vaultName, RecoveryPointArn: point.recoveryPointArn}))
     const Metadata = {...meta.RestoreMetadata, ...src.metadata}
-    ctx.log.info(`restoring ${chosen.recoveryPointArn} (${formatMs(chosen.ageSeconds * 1000)} old) in ${region}`)
+    ctx.log.info(`restoring ${point.recoveryPointArn} (${formatMs(ageSeconds(ctx, new Date(point.creationDate)) * 1000)} old) in ${region}`)
     const r = await backup.send(
       new StartRestoreJobCommand({
-        RecoveryPointArn: chosen.recoveryPointArn,
+        RecoveryPointArn: point.recoveryPointArn,
         Metadata,
         IamRoleArn: src.iamRoleArn,
         IdempotencyToken: ctx.token(),
@@ -114,7 +122,7 @@ async function runAwsBackup(p: BackupRestoreParams, src: AwsBackupSource, ctx: S
     )
     if (!r.RestoreJobId) throw new StepFailedError('StartRestoreJob returned no RestoreJobId')
     jobId = r.RestoreJobId
-    await ctx.saveState({restoreJobId: jobId, point})
+    await ctx.saveState({restoreJobId: jobId})
   }
   const id = jobId
   const job = await pollUntil(ctx, {

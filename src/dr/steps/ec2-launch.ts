@@ -123,7 +123,7 @@ export async function waitInstances(ctx: StepContext, ec2: EC2Client, region: st
         const gone = list.filter((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down')
         if (gone.length > 0) {
           const why = gone.map((i) => `${i.InstanceId}: ${i.StateReason?.Message ?? i.State?.Name}`).join('; ')
-          throw new StepFailedError(`instances ended while waiting for ${target}: ${why}`, {details: {instances: gone.map((i) => i.InstanceId)}})
+          throw new StepFailedError(`instances ended while waiting for ${target}: ${why}`, {code: 'DR_INSTANCES_ENDED', details: {instances: gone.map((i) => i.InstanceId)}})
         }
       }
       const states = list.map((i) => `${i.InstanceId}=${i.State?.Name}`).join(', ')
@@ -247,7 +247,10 @@ export const ec2Launch: StepDefinition<Ec2LaunchParams> = {
     const region = resolveRegion(ctx, p.region, 'dr')
     const ec2 = ctx.client(EC2Client, region)
     // The same ClientToken on a relaunch (resume after a crash) returns the same reservation, not new instances.
-    const r = await ec2.send(new RunInstancesCommand(runInstancesInput(p, p.count, ctx, ctx.token())))
+    // Only after the instances ended (e.g. no capacity) does a retry get a new token.
+    const attempt = typeof ctx.state.launchAttempt === 'number' ? ctx.state.launchAttempt : 0
+    const token = attempt === 0 ? ctx.token() : ctx.token(`launch-${attempt}`)
+    const r = await ec2.send(new RunInstancesCommand(runInstancesInput(p, p.count, ctx, token)))
     const ids = (r.Instances ?? []).map((i) => i.InstanceId).filter((id): id is string => Boolean(id))
     if (ids.length === 0) throw new StepFailedError(`RunInstances in ${region} returned no instances`)
     const known = new Set(Array.isArray(ctx.state.instanceIds) ? (ctx.state.instanceIds as string[]) : [])
@@ -255,7 +258,17 @@ export const ec2Launch: StepDefinition<Ec2LaunchParams> = {
     await ctx.saveState({instanceIds: ids, region})
     ctx.log.info(`launched ${ids.join(', ')} in ${region}`)
     let instances = r.Instances ?? []
-    if (p.waitFor !== 'none') instances = await waitInstances(ctx, ec2, region, ids, {...p, waitFor: p.waitFor})
+    if (p.waitFor !== 'none') {
+      try {
+        instances = await waitInstances(ctx, ec2, region, ids, {...p, waitFor: p.waitFor})
+      } catch (error) {
+        if ((error as {code?: string}).code === 'DR_INSTANCES_ENDED') {
+          await terminateInstances(ec2, ids).catch(() => undefined)
+          await ctx.saveState({launchAttempt: attempt + 1, instanceIds: []})
+        }
+        throw error
+      }
+    }
     return {outputs: {...instanceOutputs(instances, ids), region}}
   },
 

@@ -2,7 +2,7 @@ import {type Address, AssociateAddressCommand, DescribeAddressesCommand, Disasso
 import {z} from 'zod'
 
 import type {CreatedResource, PlanLine, ReadinessCheck, StepContext, StepDefinition} from '../step-types.js'
-import {StepFailedError, errText, isAwsError, isRef, regionParam, resolveRegion} from './common.js'
+import {StepFailedError, THROTTLE_ERRORS, errText, isAwsError, isRef, regionParam, resolveRegion, withBackoff} from './common.js'
 
 export const eipAssociateParams = z
   .object({
@@ -78,19 +78,26 @@ export const eipAssociate: StepDefinition<EipAssociateParams> = {
       await ctx.saveState({saved: true, previous})
     }
     const target = p.instanceId ?? p.networkInterfaceId
-    const elsewhere = (addr.InstanceId || addr.NetworkInterfaceId) && addr.InstanceId !== p.instanceId && addr.NetworkInterfaceId !== p.networkInterfaceId
+    const onTarget = (p.instanceId !== undefined && addr.InstanceId === p.instanceId) || (p.networkInterfaceId !== undefined && addr.NetworkInterfaceId === p.networkInterfaceId)
+    const elsewhere = Boolean(addr.InstanceId || addr.NetworkInterfaceId) && !onTarget
     if (ctx.mode === 'drill' && elsewhere && !p.drillAllocationId) {
       ctx.log.info(`drill: ${addr.PublicIp} (${allocationId}) serves ${addr.InstanceId ?? addr.NetworkInterfaceId}; not moved in a drill (name a drillAllocationId)`)
       return {outputs: {skipped: 'drill: address in use', associationId: null, publicIp: addr.PublicIp, allocationId}}
     }
-    const r = await ec2.send(
-      new AssociateAddressCommand({
-        AllocationId: allocationId,
-        InstanceId: p.instanceId,
-        NetworkInterfaceId: p.networkInterfaceId,
-        PrivateIpAddress: p.privateIpAddress,
-        AllowReassociation: p.allowReassociation,
-      }),
+    // An instance launched a moment ago may not be visible or running yet: retry those two errors briefly.
+    const r = await withBackoff(
+      ctx,
+      () =>
+        ec2.send(
+          new AssociateAddressCommand({
+            AllocationId: allocationId,
+            InstanceId: p.instanceId,
+            NetworkInterfaceId: p.networkInterfaceId,
+            PrivateIpAddress: p.privateIpAddress,
+            AllowReassociation: p.allowReassociation,
+          }),
+        ),
+      {retryOn: ['InvalidInstanceID.NotFound', 'IncorrectInstanceState', ...THROTTLE_ERRORS], maxAttempts: 6, baseMs: 2_000},
     )
     if (!r.AssociationId) throw new StepFailedError('AssociateAddress returned no AssociationId')
     await ctx.recordResource({kind: 'ec2:address-association', id: r.AssociationId, region, undo: {allocationId, previous}})

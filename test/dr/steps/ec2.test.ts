@@ -78,6 +78,20 @@ describe('dr steps: ami.copy and ec2.launch', () => {
       expect(aws.ec2.live('us-west-2')).to.deep.include({images: [], snapshots: []})
     })
 
+    it('a retry after a failed copy starts a fresh copy with a new ClientToken (the failed image is removed)', async () => {
+      aws.ec2.copyOutcome = {state: 'failed', message: 'Snapshot copy failed'}
+      const ctx = testContext({stepId: 'copy-ami'})
+      const p = amiCopy.params.parse({sourceImageId: SRC, name: 'shop-dr'})
+      await amiCopy.run(p, ctx).catch(() => undefined)
+      // The runner retries with the same journal state.
+      const r = await amiCopy.run(p, ctx)
+      const tokens = aws.ec2Mock.commandCalls(CopyImageCommand).map((c) => c.args[0].input.ClientToken)
+      expect(tokens).to.have.length(2)
+      expect(tokens[1]).to.not.equal(tokens[0])
+      expect(aws.ec2.live('us-west-2').images.map((i) => i.ImageId)).to.deep.equal([r.outputs.imageId])
+      expect(ctx.resources.map((x) => x.id)).to.have.length(2)
+    })
+
     it('times out (in fake time) with a hint when the copy stays pending', async () => {
       aws.ec2.delayPolls = 1_000_000
       const ctx = testContext({stepId: 'copy-ami'})
@@ -190,6 +204,28 @@ describe('dr steps: ami.copy and ec2.launch', () => {
       aws.ec2.delayPolls = 5
       const err = await ec2Launch.run(params(), ctx).catch((error) => error)
       expect(err.message).to.match(/instances ended while waiting for running: i-\w+: Server.InsufficientInstanceCapacity/)
+    })
+
+    it('after the instances ended (no capacity), a retry launches new ones with a new token', async () => {
+      let kill = true
+      const ctx = testContext({
+        stepId: 'app',
+        onSleep() {
+          if (!kill) return
+          kill = false
+          for (const i of aws.ec2.instances.values()) {
+            i.State = {Name: 'terminated', Code: 48}
+            i.StateReason = {Code: 'Server.InsufficientInstanceCapacity', Message: 'Server.InsufficientInstanceCapacity: Insufficient capacity.'}
+          }
+        },
+      })
+      aws.ec2.delayPolls = 3
+      const e = await ec2Launch.run(params(), ctx).catch((error) => error)
+      expect(e.code).to.equal('DR_INSTANCES_ENDED')
+      const r = await ec2Launch.run(params(), ctx)
+      const calls = aws.ec2Mock.commandCalls(RunInstancesCommand)
+      expect(calls[1].args[0].input.ClientToken).to.not.equal(calls[0].args[0].input.ClientToken)
+      expect(aws.ec2.live('us-west-2').instances.map((i) => i.InstanceId)).to.deep.equal(r.outputs.instanceIds)
     })
 
     it('passes the SDK error through when RunInstances is refused', async () => {

@@ -6,7 +6,7 @@ import {expect} from 'chai'
 
 import {httpCheckStep} from '../../../src/dr/steps/http-check.js'
 import {route53Health} from '../../../src/dr/steps/route53-health.js'
-import {route53Weights, stageWeights} from '../../../src/dr/steps/route53-weights.js'
+import {route53Weights, serializeZone, stageWeights} from '../../../src/dr/steps/route53-weights.js'
 import {type FakeAws, awsError, installFakeAws} from '../fake-aws.js'
 import {testContext} from '../step-context.js'
 
@@ -232,6 +232,26 @@ describe('dr steps: route53.weights, route53.health, http.check', () => {
       const bad = await route53Weights.readiness!(route53Weights.params.parse({...SHIFT, name: 'drill.example.com.'}), ctx)
       expect(bad.filter((c) => !c.ok).map((c) => c.severity)).to.deep.equal(['warn', 'warn'])
       expect(aws.r53Mock.commandCalls(ChangeResourceRecordSetsCommand)).to.have.length(0)
+    })
+
+    it('the per-zone queue runs the next change even when the one before it failed', async () => {
+      const order: string[] = []
+      const first = serializeZone('/hostedzone/' + ZONE, async () => {
+        order.push('first')
+        throw new Error('boom')
+      })
+      const second = serializeZone(ZONE, async () => {
+        order.push('second')
+        return 2
+      })
+      const other = serializeZone('ZOTHERZONE', async () => {
+        order.push('other zone')
+        return 3
+      })
+      await first.catch(() => undefined)
+      expect(await second).to.equal(2)
+      expect(await other).to.equal(3)
+      expect(order.indexOf('second')).to.be.greaterThan(order.indexOf('first'))
     })
 
     it('stage weights keep ratios and end exactly on the final weights', () => {
