@@ -131,8 +131,10 @@ export class RunStore {
   /** Writes journal.json atomically; concurrent callers are serialized (steps of a wave save in parallel). */
   save(): Promise<void> {
     const text = JSON.stringify(this.journal, null, 2) + '\n'
-    this.writing = this.writing.then(() => writeAtomic(path.join(this.dir, 'journal.json'), text))
-    return this.writing
+    // A failed write must not poison later ones (each write carries the whole journal).
+    const next = this.writing.catch(() => {}).then(() => writeAtomic(path.join(this.dir, 'journal.json'), text))
+    this.writing = next
+    return next
   }
 
   /** Takes the run's lock (a file with our pid); refuses when a live process holds it. */

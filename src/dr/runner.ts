@@ -226,7 +226,8 @@ class Engine {
         if (existing) return existing
         const t = makeToken(j.runId, rec.id, suffix)
         rec.tokens[suffix] = t
-        if (!opts.readOnly) void this.store.save()
+        // Deterministic anyway (run + step + suffix); saved for the record, a write error surfaces on the next save.
+        if (!opts.readOnly) this.store.save().catch(() => {})
         return t
       },
       tags: () => ({'lifeboat:run-id': j.runId, 'lifeboat:step': rec.id, 'lifeboat:mode': j.mode, 'lifeboat:playbook': j.playbook.name}),
@@ -711,9 +712,9 @@ export async function planPlaybook(playbook: Playbook, mode: RunMode, deps: Runn
       wave.steps.map(async (step): Promise<PlanRow> => {
         const base = {wave: wave.name, step: step.id, type: step.type}
         if (!stepApplies(step, mode)) return {...base, action: 'skip', summary: `not run in a ${mode} (when: ${whenList(step.when).join(', ')})`}
-        const p = previewParams(e, step)
-        if ('skip' in p) return {...base, action: 'skip', summary: p.skip}
         try {
+          const p = previewParams(e, step)
+          if ('skip' in p) return {...base, action: 'skip', summary: p.skip}
           const line = await e.def(step.type).plan(p.parsed, e.context(e.j.steps[step.id], e.signal, {readOnly: true}))
           return {...base, action: line.action, summary: line.summary, details: line.details}
         } catch (error) {
@@ -768,9 +769,9 @@ export async function readinessPlaybook(
       if (!stepApplies(step, mode)) return []
       const def = e.def(step.type)
       if (!def.readiness) return []
-      const p = previewParams(e, step)
-      if ('skip' in p) return []
       try {
+        const p = previewParams(e, step)
+        if ('skip' in p) return []
         const list = await def.readiness(p.parsed, e.context(e.j.steps[step.id], e.signal, {readOnly: true}))
         return list.map((c) => ({...c, step: step.id, severity: c.severity ?? 'error'}) as ReadinessRow)
       } catch (error) {
