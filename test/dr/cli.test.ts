@@ -27,7 +27,7 @@ waves:
       - { id: done, type: script, params: { command: ["sh", "-c", "echo shifted > after.txt"], cwd: "WORKDIR" } }
 `
 
-describe('dr CLI: approvals in scripts and on a terminal (built CLI)', function () {
+describe('dr CLI (built): approvals in scripts and on a terminal, Ctrl-C, init wizard', function () {
   this.timeout(120_000)
   let dir: string
   let file: string
@@ -139,5 +139,49 @@ describe('dr CLI: approvals in scripts and on a terminal (built CLI)', function 
     const j = JSON.parse(fs.readFileSync(path.join(runs, run, 'journal.json'), 'utf8'))
     expect(j.status).to.equal('awaiting-approval')
     expect(j.steps.go.approval).to.include({by: 'prompt', answer: false})
+  })
+
+  it('dr init on a terminal asks for the strategy and the values, and writes a playbook that validates', async () => {
+    const out = path.join(dir, 'web.yaml')
+    const spec = path.join(dir, 'init.json')
+    const clear = '\u0015' // Ctrl-U clears the default in the input line
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        argv: [process.execPath, path.join(ROOT, 'bin', 'run.js'), 'dr', 'init', '-o', out],
+        env,
+        timeout: 60,
+        steps: [
+          {expect: 'DR strategy', send: '\u001B[B\r'}, // second choice: pilot-light
+          {expect: 'Service name', send: `${clear}web\r`},
+          {expect: 'Primary region', send: `${clear}eu-central-1\r`},
+          {expect: 'DR region', send: `${clear}eu-west-1\r`},
+          {expect: 'RTO target', send: `${clear}15m\r`},
+          {expect: 'RPO target', send: '\r'},
+          {expect: 'AMI of the app server', send: `${clear}ami-0fedcba9876543210\r`},
+          {expect: 'Elastic IP allocation', send: '\r'},
+          {expect: 'Route 53 hosted zone id', send: `${clear}Z9999999999XYZ\r`},
+          {expect: 'Weighted record name', send: `${clear}web.example.org.\r`},
+          {expect: 'Health-check URL', send: `${clear}https://web.example.org/up\r`},
+        ],
+      }),
+    )
+    let transcript = ''
+    try {
+      transcript = execFileSync('python3', [path.join(ROOT, 'test', 'helpers', 'pty-driver.py'), spec], {encoding: 'utf8'})
+    } catch (error: any) {
+      throw new Error(`init failed (exit ${error.status}):\n${error.stdout}`)
+    }
+    expect(transcript).to.contain(`wrote ${out}`)
+    const text = fs.readFileSync(out, 'utf8')
+    expect(text).to.contain('strategy: pilot-light')
+    expect(text).to.contain('name: web-pilot-light')
+    expect(text).to.contain('regions: { primary: eu-central-1, dr: eu-west-1 }')
+    expect(text).to.contain('targets: { rto: 15m, rpo: 1h }')
+    expect(text).to.contain('sourceImageId: ami-0fedcba9876543210')
+    expect(text).to.contain('hostedZoneId: Z9999999999XYZ')
+    const v = await lifeboat(['dr', 'validate', '-f', out, '--json'], env)
+    expect(v.code, v.stdout).to.equal(0)
+    expect(envelope(v.stdout).result.regions).to.deep.equal({primary: 'eu-central-1', dr: 'eu-west-1'})
   })
 })
