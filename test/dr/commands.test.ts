@@ -121,6 +121,26 @@ describe('dr commands (in-process)', () => {
     expect(envelope(refused.stdout).error.code).to.equal('NOT_A_DRILL')
   })
 
+  it('failover --dry-run prints the plan and starts nothing; failback mirrors the weights; no approval step means confirm by name', async () => {
+    const dry = envelope((await runCommand(['dr', 'failover', '-f', file, '--run-dir', runs, '--dry-run', '--json'], {root: ROOT})).stdout)
+    expect(dry.result.dryRun).to.equal(true)
+    expect(dry.result.plan.find((p: any) => p.step === 'dns').summary).to.contain('{"primary":0,"dr":100}')
+    expect(fs.existsSync(runs)).to.equal(false)
+
+    const back = envelope((await runCommand(['dr', 'failback', '-f', file, '--run-dir', runs, '--approve', 'go', '--json'], {root: ROOT})).stdout)
+    expect(back.result.mode).to.equal('failback')
+    expect(back.result.status).to.equal('succeeded')
+    expect(cloud.calls.find((c) => c.step === 'dns')!.op).to.equal('weights app.example.com. {"primary":100,"dr":0}')
+    expect(back.result.steps.find((s: any) => s.id === 'app').outputs.region).to.equal('us-east-1')
+
+    fs.writeFileSync(file, PLAYBOOK.replace('type: approval', 'type: fake.echo').replace('params: { message: "Shift traffic?" }', 'params: { value: 1 }'))
+    const unconfirmed = await runCommand(['dr', 'failover', '-f', file, '--run-dir', runs, '--json'], {root: ROOT})
+    expect(unconfirmed.error?.oclif?.exit).to.equal(2)
+    expect(envelope(unconfirmed.stdout).error.message).to.contain('--confirm shop')
+    const confirmed = await runCommand(['dr', 'failover', '-f', file, '--run-dir', runs, '--confirm', 'shop', '--json'], {root: ROOT})
+    expect(envelope(confirmed.stdout).result.status).to.equal('succeeded')
+  })
+
   it('plan prints each step\'s intended action and writes nothing', async () => {
     const out = envelope((await runCommand(['dr', 'plan', '-f', file, '--mode', 'drill', '--json'], {root: ROOT})).stdout)
     expect(out.result.steps.map((s: any) => [s.step, s.action])).to.deep.equal([

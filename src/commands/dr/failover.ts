@@ -2,7 +2,7 @@ import {type Command, Flags} from '@oclif/core'
 
 import {approveFlag, drAwsFlags, DrRunCommand, hasOpenApprovals, playbookFlag, readPlaybook, runDirFlag, runRoot} from '../../cli/dr.js'
 import {confirmByName} from '../../cli/prompt.js'
-import {planPlaybook, startRun, type PlanRow, type RunResult} from '../../dr/runner.js'
+import {planPlaybook, startRun, stepApplies, type PlanRow, type RunResult} from '../../dr/runner.js'
 import type {RunMode} from '../../dr/step-types.js'
 import {renderPlan} from './plan.js'
 
@@ -32,7 +32,7 @@ export abstract class DrStart extends DrRunCommand<typeof Command & {flags: type
       return {dryRun: true, plan}
     }
     // A playbook without an approval step for this mode is confirmed by its name (a drill changes no production).
-    if (this.mode !== 'drill' && !playbook.waves.some((w) => w.steps.some((s) => s.type === 'approval'))) {
+    if (this.mode !== 'drill' && !playbook.waves.some((w) => w.steps.some((s) => s.type === 'approval' && stepApplies(s, this.mode)))) {
       await confirmByName(this.prompts, {name: playbook.name, action: `run a ${this.mode} of ${playbook.name}`, confirm: f.confirm})
     }
     return this.execute({
