@@ -59,6 +59,13 @@ regions: { primary: ${a.primary}, dr: ${a.dr} }
 targets: { rto: ${a.rto}, rpo: ${a.rpo} }
 waves:`
 
+const COPY_AMI = (a: TemplateAnswers) => `      # CopyImage runs in the DR region; copies across regions can take 30+ minutes.
+      - id: copy-ami
+        type: ami.copy
+        timeout: 1h
+        params: { sourceImageId: ${a.amiId}, sourceRegion: primary, name: ${a.name}-dr }
+`
+
 const GO = (a: TemplateAnswers) => `      # A person says go (on a terminal), or the script passes --approve go; otherwise the run stops with
       # exit 10 and \`lifeboat dr resume RUN --approve go\` continues it.
       - id: go
@@ -99,11 +106,7 @@ export function playbookTemplate(strategy: Strategy, a: TemplateAnswers = TEMPLA
             resourceArn: ${a.resourceArn}
             vault: ${a.vault}
             iamRoleArn: ${a.restoreRole}
-      - id: copy-ami
-        type: ami.copy
-        timeout: 1h
-        params: { sourceImageId: ${a.amiId}, sourceRegion: primary, name: ${a.name}-dr }
-  - name: launch
+${COPY_AMI(a)}  - name: launch
     steps:
       - id: app
         type: ec2.launch
@@ -118,12 +121,7 @@ ${TRAFFIC(a)}`
       return `${HEADER(a, strategy, 'Pilot light: data is replicated to the DR region all the time; servers are launched from\n# AMIs only when needed.')}
   - name: prepare
     steps:
-      # CopyImage runs in the DR region; copies across regions can take 30+ minutes.
-      - id: copy-ami
-        type: ami.copy
-        timeout: 1h
-        params: { sourceImageId: ${a.amiId}, sourceRegion: primary, name: ${a.name}-dr }
-  - name: launch
+${COPY_AMI(a)}  - name: launch
     steps:
       # A ClientToken makes the launch idempotent: a resumed run gets the same instances back.
       - id: app

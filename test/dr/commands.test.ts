@@ -5,7 +5,7 @@ import path from 'node:path'
 
 import {setRegistryForTests} from '../../src/dr/registry.js'
 import {ROOT, isolateEnv} from '../helpers/env.js'
-import {FakeCloud, fakeRegistry, fakeSweep} from './fakes.js'
+import {FakeCloud, fakeRegistry, fakeSweep, jsonEnvelope as envelope} from './fakes.js'
 
 const PLAYBOOK = `name: shop
 strategy: pilot-light
@@ -22,11 +22,6 @@ waves:
       - { id: smoke, type: http.check, dependsOn: [dns], params: { url: "https://app.example.com/health" } }
 `
 
-/** The JSON envelope printed last on stdout. */
-function envelope(stdout: string): any {
-  const start = stdout.lastIndexOf('\n{\n')
-  return JSON.parse(start === -1 ? stdout : stdout.slice(start + 1))
-}
 
 describe('dr commands (in-process)', () => {
   let env: ReturnType<typeof isolateEnv>

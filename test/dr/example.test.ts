@@ -14,6 +14,7 @@ import {playbookTemplate} from '../../src/dr/templates.js'
 import {STRATEGIES} from '../../src/dr/schema.js'
 import {ROOT, isolateEnv} from '../helpers/env.js'
 import {installFakeAws, type FakeAws} from './fake-aws.js'
+import {jsonEnvelope as envelope} from './fakes.js'
 
 /** The issue's example playbook, exactly as written there. */
 export const SHOP = `name: shop-pilot-light
@@ -50,10 +51,6 @@ waves:
         params: { url: "https://app.example.com/health", expectStatus: 200, retries: 10 }
 `
 
-function envelope(stdout: string): any {
-  const start = stdout.lastIndexOf('\n{\n')
-  return JSON.parse(start === -1 ? stdout : stdout.slice(start + 1))
-}
 
 describe('dr: the issue\'s example playbook against mocked AWS (real steps)', () => {
   let env: ReturnType<typeof isolateEnv>

@@ -155,3 +155,9 @@ export function fakeSweep(cloud: FakeCloud): SweepFn {
     return found
   }
 }
+
+/** The JSON envelope a command printed last on stdout (pretty-printed, so not one line). */
+export function jsonEnvelope(stdout: string): any {
+  const start = stdout.lastIndexOf('\n{\n')
+  return JSON.parse(start === -1 ? stdout : stdout.slice(start + 1))
+}
