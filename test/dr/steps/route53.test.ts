@@ -304,6 +304,23 @@ describe('dr steps: route53.weights, route53.health, http.check', () => {
       }
     })
 
+    it('gives each try its own timeout', async () => {
+      const s = http.createServer(() => {
+        // never answers
+      })
+      await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+      try {
+        const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/health`
+        const ctx = testContext()
+        const err = await httpCheckStep.run(httpCheckStep.params.parse({url, retries: 1, timeout: '150ms'}), ctx).catch((error) => error)
+        expect(err.message).to.equal(`${url} failed 2 tries; last: no answer within 150ms`)
+        expect(ctx.sleeps).to.deep.equal([5000])
+      } finally {
+        s.closeAllConnections()
+        await new Promise((resolve) => s.close(resolve))
+      }
+    })
+
     it('fails after its retries with the last reason, and reports a refused connection', async () => {
       const srv = await server(() => ({status: 200, body: 'maintenance'}))
       try {
