@@ -230,4 +230,31 @@ describe('dr: the issue\'s example playbook against mocked AWS (real steps)', ()
     expect(live.volumes, 'volumes').to.have.length(0)
     expect(aws.ec2.addresses.get('eipalloc-0123456789abcdef0')!.AssociationId).to.equal(undefined)
   })
+
+  it('a drill with a drill record shifts only that record and, at the end, puts it back and removes everything: exit 0', async () => {
+    aws.r53.addZone('Z0123456789ABC', [
+      ...aws.r53.zones.get('Z0123456789ABC')!.records,
+      {Name: 'drill.example.com.', Type: 'A', SetIdentifier: 'primary', Weight: 100, TTL: 60, ResourceRecords: [{Value: '198.51.100.1'}]},
+      {Name: 'drill.example.com.', Type: 'A', SetIdentifier: 'dr', Weight: 0, TTL: 60, ResourceRecords: [{Value: '203.0.113.10'}]},
+    ])
+    fs.writeFileSync(file, SHOP.replace('weights: { primary: 0, dr: 100 } }', 'weights: { primary: 0, dr: 100 }, drillRecord: { name: drill.example.com. } }'))
+    const out = await runCommand(['dr', 'drill', '-f', file, '--approve', 'go', '--run-dir', runs, '--json'], {root: ROOT})
+    const e = envelope(out.stdout)
+    expect(out.error, JSON.stringify(e.error ?? e.result?.error)).to.equal(undefined)
+    expect(e.result.status).to.equal('succeeded')
+    // Only the drill record was changed; production kept its weights throughout.
+    const changed = aws.r53.batches.flatMap((b) => b.changes.map((c: any) => c.ResourceRecordSet.Name))
+    expect(changed.length).to.be.greaterThan(0)
+    expect(new Set(changed)).to.deep.equal(new Set(['drill.example.com.']))
+    expect(aws.r53.record('Z0123456789ABC', 'app.example.com.', 'A', 'primary')!.Weight).to.equal(100)
+    // Cleanup put the drill record back and left nothing running.
+    expect(aws.r53.record('Z0123456789ABC', 'drill.example.com.', 'A', 'primary')!.Weight).to.equal(100)
+    expect(aws.r53.record('Z0123456789ABC', 'drill.example.com.', 'A', 'dr')!.Weight).to.equal(0)
+    expect(e.result.cleanup.leftovers).to.deep.equal([])
+    expect(aws.ec2.live().instances).to.have.length(0)
+    expect(aws.ec2.live().images.map((i) => i.ImageId)).to.deep.equal(['ami-0123456789abcdef0'])
+    const rep = envelope((await runCommand(['dr', 'report', e.result.runId, '--run-dir', runs, '--json'], {root: ROOT})).stdout)
+    expect(rep.result.rto).to.include({dnsStep: 'dns', gateStep: 'smoke'})
+    expect(rep.result.resources.leftovers).to.equal(0)
+  })
 })
