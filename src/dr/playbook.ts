@@ -83,7 +83,7 @@ export function checkPlaybook(p: Playbook, registry?: StepRegistry): Issue[] {
       else if (dep === step.id) issues.push({at, message: 'a step cannot depend on itself'})
       else if (target.wave > loc.wave) issues.push({at, message: `"${dep}" is in a later wave ("${p.waves[target.wave].name}"); move it earlier or drop the dependency`})
     }
-    for (const [key, tree] of [['params', step.params], ['failback', step.failback?.params], ['rollback', step.rollback ? step.rollback.params : undefined]] as const) {
+    for (const [key, tree] of [['params', step.params], ['failback', step.failback?.params], ['drill', step.drill?.params], ['rollback', step.rollback ? step.rollback.params : undefined]] as const) {
       if (!tree) continue
       const prefix = key === 'params' ? [...base, 'params'] : [...base, key, 'params']
       for (const r of findReferences(tree)) {
@@ -113,6 +113,7 @@ export function checkPlaybook(p: Playbook, registry?: StepRegistry): Issue[] {
         else issues.push({at: [...base, 'rollback', 'type'], message: `unknown step type "${step.rollback.type}"`})
       }
       if (def && step.failback) checkParams(def, {...step.params, ...step.failback.params}, [...base, 'failback', 'params'], issues)
+      if (def && step.drill) checkParams(def, {...step.params, ...step.drill.params}, [...base, 'drill', 'params'], issues)
     }
   }
   // Cycles inside a wave (across waves they are impossible: a dependency must not be in a later wave).

@@ -286,15 +286,20 @@ class Engine {
    * Returns a skip reason instead when the runner must not run the step.
    */
   params(step: PlaybookStep): {params: Record<string, unknown>} | {skip: string} {
-    let raw: Record<string, unknown> = step.params
-    if (this.j.mode === 'failback') raw = failbackParams(step, this.j.regions)
-    const params = interpolate(raw, this.scope()) as Record<string, unknown>
+    const params = interpolate(modeParams(step, this.j.mode, this.j.regions), this.scope()) as Record<string, unknown>
     // Enforced here as well as in the step: a drill never runs a DNS shift on production records.
     if (this.j.mode === 'drill' && DNS_SHIFTS.includes(step.type) && params.drillRecord === undefined) {
       return {skip: DRILL_DNS_SKIP}
     }
     return {params}
   }
+}
+
+/** A step's raw params for a mode: failback transforms (below), or the drill overrides. */
+export function modeParams(step: PlaybookStep, mode: RunMode, regions: {primary: string; dr: string}): Record<string, unknown> {
+  if (mode === 'failback') return failbackParams(step, regions)
+  if (mode === 'drill' && step.drill) return {...step.params, ...step.drill.params}
+  return step.params
 }
 
 /** Literal region names swap (primary ↔ dr); a two-record route53.weights mirrors; `failback.params` win. */
@@ -696,9 +701,7 @@ function readOnlyEngine(playbook: Playbook, mode: RunMode, deps: RunnerDeps): En
 
 /** Params for read-only use: references to outputs that do not exist yet stay as `${...}` text. */
 function previewParams(e: Engine, step: PlaybookStep): {params: Record<string, unknown>; parsed: unknown} | {skip: string} {
-  let raw: Record<string, unknown> = step.params
-  if (e.j.mode === 'failback') raw = failbackParams(step, e.j.regions)
-  const params = interpolate(raw, e.scope(), {unresolved: 'keep'}) as Record<string, unknown>
+  const params = interpolate(modeParams(step, e.j.mode, e.j.regions), e.scope(), {unresolved: 'keep'}) as Record<string, unknown>
   if (e.j.mode === 'drill' && DNS_SHIFTS.includes(step.type) && params.drillRecord === undefined) return {skip: DRILL_DNS_SKIP}
   const r = e.def(step.type).params.safeParse(params)
   return {params, parsed: r.success ? r.data : params}

@@ -56,6 +56,8 @@ export const stepSchema = z.strictObject({
   rollback: z.union([z.literal(false), z.strictObject({type: z.string().min(1), params: params.default({})})]).optional(),
   /** Params merged over `params` when the run is a failback (see docs/dr.md "Failback"). */
   failback: z.strictObject({params}).optional(),
+  /** Params merged over `params` in a drill (e.g. a health check against the drill record's URL). */
+  drill: z.strictObject({params}).optional(),
 })
 export type PlaybookStep = z.infer<typeof stepSchema>
 

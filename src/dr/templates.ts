@@ -45,7 +45,8 @@ const HEADER = (a: TemplateAnswers, strategy: Strategy, what: string) => `# Life
 # dependsOn. Later steps use earlier outputs as \${steps.<id>.<output>} (e.g. \${steps.app.instanceIds[0]}).
 # Every step also takes: timeout (per attempt, e.g. 10m), retries (extra attempts, with backoff from
 # retryDelay, default 5s), when (failover | failback | drill | always, or a list), continueOnError,
-# rollback (false, or {type, params}) and failback.params (overrides used by \`dr failback\`).
+# rollback (false, or {type, params}), failback.params and drill.params (overrides used by \`dr failback\`
+# and \`dr drill\`).
 #
 # Check it:        lifeboat dr validate -f THIS.yaml
 # See the plan:    lifeboat dr plan -f THIS.yaml          (reads AWS, changes nothing)
@@ -88,6 +89,8 @@ const TRAFFIC = (a: TemplateAnswers, approveWave = true) => `${approveWave ? `  
         type: http.check
         dependsOn: [dns]
         params: { url: "${a.url}", expectStatus: 200, retries: 10 }
+        # In a drill, check through the drill record instead:
+        # drill: { params: { url: "https://drill.example.com/health" } }
 `
 
 export function playbookTemplate(strategy: Strategy, a: TemplateAnswers = TEMPLATE_DEFAULTS): string {

@@ -218,6 +218,7 @@ describe('dr runner', () => {
       - { id: app, type: fake.create, params: { count: 2 } }
       - { id: prod-dns, type: route53.weights, params: { hostedZoneId: Z1, name: app.example.com., weights: { primary: 0, dr: 100 } } }
       - { id: drill-dns, type: route53.weights, params: { hostedZoneId: Z1, name: app.example.com., drillRecord: { name: drill.example.com. }, weights: { primary: 0, dr: 100 } } }
+      - { id: drill-url, type: fake.echo, dependsOn: [drill-dns], params: { value: "https://app.example.com/" }, drill: { params: { value: "https://drill.example.com/" } } }
   - name: two
     steps:
       - { id: db, type: fake.create, params: { count: 1 } }
@@ -238,6 +239,7 @@ describe('dr runner', () => {
     const s = Object.fromEntries(r.steps.map((x) => [x.id, x]))
     expect(s['prod-dns'].state).to.equal('skipped')
     expect(s['prod-dns'].reason).to.contain('production DNS is never changed in a drill')
+    expect(s['drill-url'].outputs!.value).to.equal('https://drill.example.com/')
     expect(cloud.calls.some((c) => c.op.startsWith('weights drill.example.com.'))).to.equal(true)
     expect(cloud.calls.some((c) => c.op.startsWith('weights app.example.com.'))).to.equal(false)
     expect(r.cleanup!.removed.map((x) => x.kind).sort()).to.deep.equal(['fake:instance', 'fake:instance', 'fake:instance', 'route53:record-weights'])
