@@ -279,7 +279,8 @@ export abstract class DrRunCommand<T extends typeof Command> extends BaseCommand
       throw new LifeboatError(`run ${result.runId} was interrupted`, {code: 'ABORTED', where: result.dir, hint: `continue with: lifeboat dr resume ${result.runId}`, details: result})
     }
     const leftovers = result.cleanup?.leftovers ?? []
-    if (result.mode === 'drill' && leftovers.length > 0) {
+    // Leftovers are this command's failure only when it cleaned up (a drill's end, `dr cleanup`), not on rollback.
+    if (result.mode === 'drill' && leftovers.length > 0 && result.status !== 'rolled-back' && result.status !== 'rollback-failed') {
       throw new LifeboatError(`drill ${result.runId} left ${leftovers.length} resource(s) behind: ${leftovers.map((x) => `${x.kind} ${x.id} (${x.region}): ${x.error}`).join('; ')}`, {
         code: 'DRILL_LEFTOVERS',
         where: result.dir,
