@@ -257,4 +257,29 @@ describe('dr: the issue\'s example playbook against mocked AWS (real steps)', ()
     expect(rep.result.rto).to.include({dnsStep: 'dns', gateStep: 'smoke'})
     expect(rep.result.resources.leftovers).to.equal(0)
   })
+
+  it('failback runs the example in the reverse direction: copy and launch in us-east-1, weights mirrored', async () => {
+    aws.ec2.addImage('us-west-2', {ImageId: 'ami-0aaaabbbbccccdddd', Name: 'shop-dr'})
+    aws.ec2.addAddress('us-east-1', 'eipalloc-0fedcba9876543210', '198.51.100.1')
+    const text = SHOP.replace(
+      'params: { sourceImageId: ami-0123456789abcdef0, sourceRegion: us-east-1, name: shop-dr }',
+      'params: { sourceImageId: ami-0123456789abcdef0, sourceRegion: us-east-1, name: shop-dr }\n        failback: { params: { sourceImageId: ami-0aaaabbbbccccdddd, name: shop-home } }',
+    ).replace(
+      'params: { allocationId: eipalloc-0123456789abcdef0, instanceId: "${steps.app.instanceIds[0]}" }',
+      'params: { allocationId: eipalloc-0123456789abcdef0, instanceId: "${steps.app.instanceIds[0]}" }\n        failback: { params: { allocationId: eipalloc-0fedcba9876543210 } }',
+    )
+    fs.writeFileSync(file, text)
+    const out = await runCommand(['dr', 'failback', '-f', file, '--approve', 'go', '--run-dir', runs, '--json'], {root: ROOT})
+    const e = envelope(out.stdout)
+    expect(out.error, JSON.stringify(e.error ?? e.result?.error)).to.equal(undefined)
+    expect(e.result.mode).to.equal('failback')
+    const copy = aws.ec2.calls.filter((c) => c.command === 'CopyImage')
+    expect(copy.map((c) => [c.region, c.input.SourceRegion, c.input.SourceImageId])).to.deep.equal([['us-east-1', 'us-west-2', 'ami-0aaaabbbbccccdddd']])
+    expect(aws.ec2.calls.filter((c) => c.command === 'RunInstances').map((c) => c.region)).to.deep.equal(['us-east-1'])
+    expect(aws.ec2.addresses.get('eipalloc-0fedcba9876543210')!.InstanceId).to.match(/^i-/)
+    expect(aws.r53.batches[0].changes.map((c: any) => [c.ResourceRecordSet.SetIdentifier, c.ResourceRecordSet.Weight])).to.deep.equal([
+      ['primary', 100],
+      ['dr', 0],
+    ])
+  })
 })
