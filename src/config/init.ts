@@ -3,6 +3,7 @@ import path from 'node:path'
 import {stringify} from 'yaml'
 
 import {LifeboatError} from '../errors.js'
+import {writeFileAtomic} from '../fsutil.js'
 import {parseConfigText} from './load.js'
 
 export interface InitAnswers {
@@ -53,7 +54,5 @@ export async function writeConfigFile(file: string, text: string, force: boolean
     }
   }
   await fs.mkdir(path.dirname(file), {recursive: true, mode: 0o700})
-  const tmp = `${file}.tmp-${process.pid}`
-  await fs.writeFile(tmp, text, {mode: 0o600})
-  await fs.rename(tmp, file)
+  await writeFileAtomic(file, text)
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 
 import {xdgStateHome} from '../config/paths.js'
+import {writeFileAtomic} from '../fsutil.js'
 import {LifeboatError, UsageError} from '../errors.js'
 import type {CreatedResource, RunMode} from './step-types.js'
 
@@ -166,15 +167,7 @@ function alive(pid: number): boolean {
 }
 
 export async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
-  const fh = await fs.open(tmp, 'w', 0o600)
-  try {
-    await fh.writeFile(text)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await fs.rename(tmp, file)
+  await writeFileAtomic(file, text)
 }
 
 export interface RunSummary {

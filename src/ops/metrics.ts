@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import {writeFileAtomicSync} from '../fsutil.js'
 
 export type MetricType = 'gauge' | 'counter' | 'untyped'
 
@@ -139,16 +140,8 @@ export async function writeMetrics(file: string, samples: readonly MetricSample[
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     }
     const text = mergeExposition(existing, samples)
-    // node_exporter ignores files not ending in .prom: the temp name must not end in .prom.
-    const tmp = `${file}.tmp-${process.pid}`
-    const fd = fs.openSync(tmp, 'w', 0o644)
-    try {
-      fs.writeSync(fd, text)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(tmp, file)
+    // node_exporter ignores files not ending in .prom: the temp name does not end in .prom.
+    writeFileAtomicSync(file, text, {mode: 0o644})
   } finally {
     release()
   }

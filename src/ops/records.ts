@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {expandHome, xdgStateHome} from '../config/paths.js'
+import {writeFileAtomicSync} from '../fsutil.js'
 import type {LifeboatConfig} from '../config/schema.js'
 import type {JobEvent} from '../notify/event.js'
 import type {Delivery} from '../notify/sinks.js'
@@ -58,9 +59,7 @@ export function writeJobRecord(dir: string, rec: JobRecord): void {
   const file = fileFor(dir, rec.event.name)
   const old = readRecordFile(file)
   const data: JobRecordFile = {name: rec.event.name, job: rec.event.job, last: rec, history: [rec, ...(old?.history ?? [])].slice(0, HISTORY)}
-  const tmp = `${file}.tmp-${process.pid}`
-  fs.writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n', {mode: 0o600})
-  fs.renameSync(tmp, file)
+  writeFileAtomicSync(file, JSON.stringify(data, null, 2) + '\n')
 }
 
 function readRecordFile(file: string): JobRecordFile | undefined {

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {LifeboatError, UsageError} from '../errors.js'
+import {writeFileAtomicSync} from '../fsutil.js'
 import {type Runner, which} from '../exec/runner.js'
 import type {ArrayStatus} from './engine.js'
 import {parseBlkidExport} from './disks.js'
@@ -108,16 +109,7 @@ function writeAtomic(file: string, text: string): string | undefined {
     backup = `${file}.bak`
     fs.copyFileSync(file, backup)
   }
-  const tmp = `${file}.lifeboat-tmp`
-  const fd = fs.openSync(tmp, 'w', 0o644)
-  try {
-    fs.writeSync(fd, text)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  if (backup) fs.chmodSync(tmp, fs.statSync(file).mode & 0o7777)
-  fs.renameSync(tmp, file)
+  writeFileAtomicSync(file, text, {mode: backup ? fs.statSync(file).mode & 0o7777 : 0o644})
   return backup
 }
 

@@ -14,6 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import type {LifeboatConfig} from '../config/schema.js'
+import {writeFileAtomicSync} from '../fsutil.js'
 import {errorMessage, LifeboatError, UsageError} from '../errors.js'
 import {defaultRunner, type Runner} from '../exec/runner.js'
 import {type Calendar, calendarFromEvery, checkOnCalendar, cronFromOnCalendar, nextCronTime, nextOnCalendar} from './calendar.js'
@@ -189,10 +190,7 @@ function under(root: string, abs: string): string {
 
 function writeFileAtomic(file: string, content: string, mode: number): void {
   fs.mkdirSync(path.dirname(file), {recursive: true})
-  const tmp = `${file}.tmp-${process.pid}`
-  fs.writeFileSync(tmp, content, {mode})
-  fs.chmodSync(tmp, mode) // the umask may have taken bits away; 0600 must be exactly that
-  fs.renameSync(tmp, file)
+  writeFileAtomicSync(file, content, {mode})
 }
 
 function permissionHint(error: unknown, root: string): never {
