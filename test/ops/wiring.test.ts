@@ -143,8 +143,10 @@ describe('ops wiring: raid scrub --wait and raid monitor report (built CLI, fake
     await untilChecking(root)
     // vdb drops out: md stops the check and marks the array degraded (the captured "failed" state).
     const failed = mdRoot(dir, 'failed')
+    fs.writeFileSync(path.join(failed, 'sys/block/md0/md/sync_action'), 'check\n')
     fs.cpSync(path.join(failed, 'proc'), path.join(root, 'proc'), {recursive: true})
     fs.cpSync(path.join(failed, 'sys'), path.join(root, 'sys'), {recursive: true})
+    fs.writeFileSync(path.join(root, 'sys/block/md0/md/sync_action'), 'idle\n') // last: the check is over
     const r = await running
     expect(r.code, r.stderr).to.equal(0)
     const end = jobEnd(log, 'scrub')
