@@ -289,6 +289,21 @@ describe('ops wiring: dr readiness / drill / failover report (in-process, mocked
     expect(readJobRecords(path.join(process.env.XDG_STATE_HOME!, 'lifeboat', 'jobs')).map((r) => r.name)).to.deep.equal(['dr-failover'])
   })
 
+  it('dr failover waiting for an approval is a failure record with exit 10; dr resume of it reports as dr-failover again', async () => {
+    const log = path.join(env.dir, 'resume.log')
+    const first = await runCommand(['dr', 'failover', '-f', file, '--run-dir', runs, '--json', '--log-file', log], {root: ROOT})
+    expect(first.error?.oclif?.exit).to.equal(10)
+    const waiting = jobEnd(log, 'dr-failover')
+    expect(waiting).to.deep.include({state: 'failure', exitCode: 10, resource: 'shop-pilot-light'})
+    expect(waiting.error.code).to.equal('APPROVAL_REQUIRED')
+    const [runId] = fs.readdirSync(runs)
+    const resumed = await runCommand(['dr', 'resume', runId, '--approve', 'go', '--run-dir', runs, '--json', '--log-file', log], {root: ROOT})
+    expect(resumed.error).to.equal(undefined)
+    expect(jsonEnvelope(resumed.stdout).result.status).to.equal('succeeded')
+    expect(jobEnd(log, 'dr-failover')).to.deep.include({state: 'success', exitCode: 0})
+    expect(logLines(log).filter((l) => l.event === 'job.end').map((l) => l.job)).to.deep.equal(['dr-failover', 'dr-failover'])
+  })
+
   it('dr drill whose health check fails: a failure record naming the step, no leaked resources; exit 1 and the result as before', async () => {
     const log = path.join(env.dir, 'run.log')
     const prom = path.join(env.dir, 'run.prom')
