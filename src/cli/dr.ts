@@ -361,13 +361,13 @@ export function drRunOutcome(r: RunResult, report?: RunReport): JobOutcome {
   }
   const missed = [report?.rto.met === false ? 'RTO' : undefined, report?.rpo.met === false ? 'RPO' : undefined].filter(Boolean)
   const targets = report ? `; RTO ${typeof numbers.rtoSeconds === 'number' ? formatDuration(numbers.rtoSeconds) : 'not measured'} of ${formatDuration(report.rto.targetSeconds)}, RPO ${typeof numbers.rpoSeconds === 'number' ? formatDuration(numbers.rpoSeconds) : 'not measured'} of ${formatDuration(report.rpo.targetSeconds)}` : ''
-  const report_ = `lifeboat dr report ${r.runId}`
+  const reportCmd = `lifeboat dr report ${r.runId}`
   if (r.status === 'succeeded' && drillLeftovers(r).length === 0) {
     return {
       state: missed.length > 0 ? 'warning' : 'success',
       summary: `${r.mode} of ${r.playbook} succeeded (${r.steps.length} steps)${targets}${missed.length > 0 ? ` — ${missed.join(' and ')} target MISSED` : ''}`,
       numbers,
-      action: missed.length > 0 ? `See \`${report_}\` for the slow steps; tune the playbook or the targets.` : undefined,
+      action: missed.length > 0 ? `See \`${reportCmd}\` for the slow steps; tune the playbook or the targets.` : undefined,
     }
   }
   const why =
@@ -383,6 +383,6 @@ export function drRunOutcome(r: RunResult, report?: RunReport): JobOutcome {
     action:
       drillLeftovers(r).length > 0
         ? `Remove them with \`lifeboat dr cleanup ${r.runId}\` (they cost money until then).`
-        : `See \`${report_}\`; after fixing the cause: lifeboat dr resume ${r.runId} (or undo: lifeboat dr rollback ${r.runId}).`,
+        : `See \`${reportCmd}\`; after fixing the cause: lifeboat dr resume ${r.runId} (or undo: lifeboat dr rollback ${r.runId}).`,
   }
 }
