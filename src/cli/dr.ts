@@ -2,17 +2,21 @@ import {type Command, Flags} from '@oclif/core'
 import {Listr, ListrLogger, ProcessOutput} from 'listr2'
 
 import {resolveAws} from '../aws/clients.js'
-import {defaultRunRoot} from '../dr/journal.js'
+import {defaultRunRoot, RunStore} from '../dr/journal.js'
 import {loadPlaybook, type LoadedPlaybook} from '../dr/playbook.js'
 import {loadRegistry} from '../dr/registry.js'
+import {buildReport, type RunReport} from '../dr/report.js'
 import {stepApplies, type RunEvent, type RunnerDeps, type RunResult} from '../dr/runner.js'
 import type {Playbook} from '../dr/schema.js'
-import {ExitCode, LifeboatError} from '../errors.js'
+import {errorMessage, ExitCode, LifeboatError} from '../errors.js'
+import type {JobOutcome} from '../ops/report.js'
+import {reportJob} from '../ops/report.js'
 import type {RunMode} from '../dr/step-types.js'
 import {formatDuration} from '../progress.js'
 import {awsFlags} from './aws-flags.js'
 import {BaseCommand} from './base-command.js'
 import {table} from './format.js'
+import {jobIO} from './job-flags.js'
 import type {PromptPolicy} from './prompt.js'
 import {renderMode, type RenderMode} from './progress.js'
 
@@ -256,7 +260,33 @@ export function modeOf(id: string | undefined): RunMode {
 
 /** The run commands (failover, failback, drill, resume): progress, Ctrl-C, result table, exit codes. */
 export abstract class DrRunCommand<T extends typeof Command> extends BaseCommand<T> {
-  protected async execute(o: {approve?: string[]; profile?: string; mayPrompt: boolean; work: (deps: RunnerDeps) => Promise<RunResult>}): Promise<RunResult> {
+  /**
+   * Runs `work` with progress and Ctrl-C handling. With `job`, the run is reported as the job dr-<mode>
+   * (resource = the playbook): notifications, --metrics-file, --log-file and the record `lifeboat status` reads,
+   * with the achieved RTO/RPO from the journal. The result and the exit code are the same either way.
+   */
+  protected async execute(o: {approve?: string[]; profile?: string; mayPrompt: boolean; work: (deps: RunnerDeps) => Promise<RunResult>; job?: {mode: RunMode; playbook: string}}): Promise<RunResult> {
+    if (!o.job) return this.finishRun(await this.executeRun(o))
+    const {config} = await this.getConfig()
+    const flags = this.flags as {'metrics-file'?: string; 'log-file'?: string}
+    let report: RunReport | undefined
+    const result = await reportJob(
+      {job: `dr-${o.job.mode}`, resource: o.job.playbook, io: jobIO(flags, config, (m) => this.info(m))},
+      async () => {
+        const r = await this.executeRun(o)
+        try {
+          report = buildReport((await RunStore.open(r.dir)).journal)
+        } catch (error) {
+          this.info(`the run's RTO/RPO could not be measured for the job report: ${errorMessage(error)}`)
+        }
+        return r
+      },
+      (r) => drRunOutcome(r, report),
+    )
+    return this.finishRun(result)
+  }
+
+  private async executeRun(o: {approve?: string[]; profile?: string; mayPrompt: boolean; work: (deps: RunnerDeps) => Promise<RunResult>}): Promise<RunResult> {
     const policy = this.prompts
     const progress = runProgress(renderMode({json: this.jsonEnabled()}), {mayPrompt: o.mayPrompt && policy.interactive})
     const intr = interruptible()
@@ -275,12 +305,15 @@ export abstract class DrRunCommand<T extends typeof Command> extends BaseCommand
       await progress.finish()
     }
     if (!this.jsonEnabled()) this.renderRun(result)
+    return result
+  }
+
+  private finishRun(result: RunResult): RunResult {
     if (result.status === 'aborted') {
       throw new LifeboatError(`run ${result.runId} was interrupted`, {code: 'ABORTED', where: result.dir, hint: `continue with: lifeboat dr resume ${result.runId}`, details: result})
     }
-    const leftovers = result.cleanup?.leftovers ?? []
-    // Leftovers are this command's failure only when it cleaned up (a drill's end, `dr cleanup`), not on rollback.
-    if (result.mode === 'drill' && leftovers.length > 0 && result.status !== 'rolled-back' && result.status !== 'rollback-failed') {
+    const leftovers = drillLeftovers(result)
+    if (leftovers.length > 0) {
       throw new LifeboatError(`drill ${result.runId} left ${leftovers.length} resource(s) behind: ${leftovers.map((x) => `${x.kind} ${x.id} (${x.region}): ${x.error}`).join('; ')}`, {
         code: 'DRILL_LEFTOVERS',
         where: result.dir,
@@ -306,4 +339,50 @@ export abstract class DrRunCommand<T extends typeof Command> extends BaseCommand
 /** Whether any approval step of the playbook would ask in this mode (so the renderer leaves room for it). */
 export function hasOpenApprovals(p: Playbook, mode: RunMode, approved: string[] = []): boolean {
   return p.waves.some((w) => w.steps.some((s) => s.type === 'approval' && stepApplies(s, mode) && !approved.includes(s.id)))
+}
+
+/** Leftovers are a run's failure only when it cleaned up (a drill's end, `dr cleanup`), not on rollback. */
+function drillLeftovers(r: RunResult): NonNullable<RunResult['cleanup']>['leftovers'] {
+  const leftovers = r.cleanup?.leftovers ?? []
+  return r.mode === 'drill' && r.status !== 'rolled-back' && r.status !== 'rollback-failed' ? leftovers : []
+}
+
+/** The job outcome of a failover/failback/drill run: numbers {rtoSeconds, rpoSeconds, steps, leakedResources}. */
+export function drRunOutcome(r: RunResult, report?: RunReport): JobOutcome {
+  const leaked = r.cleanup?.leftovers.length ?? 0
+  const failedSteps = r.steps.filter((s) => s.state === 'failed')
+  const measured = (x: {achievedSeconds: number | null} | undefined) => (x?.achievedSeconds === null || x?.achievedSeconds === undefined ? 'not measured' : x.achievedSeconds)
+  const numbers = {
+    rtoSeconds: measured(report?.rto),
+    rpoSeconds: measured(report?.rpo),
+    steps: r.steps.length,
+    failedSteps: failedSteps.length,
+    leakedResources: leaked,
+  }
+  const missed = [report?.rto.met === false ? 'RTO' : undefined, report?.rpo.met === false ? 'RPO' : undefined].filter(Boolean)
+  const targets = report ? `; RTO ${typeof numbers.rtoSeconds === 'number' ? formatDuration(numbers.rtoSeconds) : 'not measured'} of ${formatDuration(report.rto.targetSeconds)}, RPO ${typeof numbers.rpoSeconds === 'number' ? formatDuration(numbers.rpoSeconds) : 'not measured'} of ${formatDuration(report.rpo.targetSeconds)}` : ''
+  const reportCmd = `lifeboat dr report ${r.runId}`
+  if (r.status === 'succeeded' && drillLeftovers(r).length === 0) {
+    return {
+      state: missed.length > 0 ? 'warning' : 'success',
+      summary: `${r.mode} of ${r.playbook} succeeded (${r.steps.length} steps)${targets}${missed.length > 0 ? ` — ${missed.join(' and ')} target MISSED` : ''}`,
+      numbers,
+      action: missed.length > 0 ? `See \`${reportCmd}\` for the slow steps; tune the playbook or the targets.` : undefined,
+    }
+  }
+  const why =
+    drillLeftovers(r).length > 0
+      ? `left ${leaked} resource(s) behind`
+      : r.status === 'failed'
+        ? `failed at ${failedSteps.map((s) => s.id).join(', ') || 'a step'}${r.error ? `: ${r.error.message}` : failedSteps[0]?.error ? `: ${failedSteps[0].error.message}` : ''}`
+        : `ended ${r.status}${r.error ? `: ${r.error.message}` : ''}`
+  return {
+    state: 'failure',
+    summary: `${r.mode} of ${r.playbook} ${why}${targets}`,
+    numbers,
+    action:
+      drillLeftovers(r).length > 0
+        ? `Remove them with \`lifeboat dr cleanup ${r.runId}\` (they cost money until then).`
+        : `See \`${reportCmd}\`; after fixing the cause: lifeboat dr resume ${r.runId} (or undo: lifeboat dr rollback ${r.runId}).`,
+  }
 }

@@ -11,21 +11,32 @@ export type Strategy = (typeof STRATEGIES)[number]
 export const WHEN = ['failover', 'failback', 'drill', 'always'] as const
 export type When = (typeof WHEN)[number]
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
 const UNIT_MS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000}
 
-/** "90s", "30m", "1h", "2d", "500ms" or a number of seconds → milliseconds; undefined when malformed. */
+/**
+ * "500ms", "90s", "30m", "1h30m", "2d", or a number of seconds (also as a string) → milliseconds; undefined
+ * when malformed. The one duration parser of DR: playbook targets here, step params via steps/common.ts.
+ */
 export function parseDurationMs(v: string | number): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v * 1000 : undefined
-  const m = DURATION.exec(v.trim())
-  if (!m) return undefined
-  return Math.round(Number(m[1]) * UNIT_MS[m[2]])
+  const s = v.trim()
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
+  let total = 0
+  let matched = 0
+  let m: RegExpExecArray | null
+  while ((m = re.exec(s)) !== null) {
+    total += Number(m[1]) * UNIT_MS[m[2]]
+    matched = re.lastIndex
+  }
+  if (matched === 0 || matched !== s.length) return undefined
+  return Math.round(total)
 }
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDurationMs(v)
   if (ms === undefined) {
-    ctx.addIssue({code: 'custom', message: `"${v}" is not a duration (use e.g. 90s, 30m, 1h, 2d)`})
+    ctx.addIssue({code: 'custom', message: `"${v}" is not a duration (use e.g. 90s, 30m, 1h30m, 2d)`})
     return z.NEVER
   }
   return ms

@@ -5,12 +5,13 @@ import {UsageError} from '../errors.js'
 import {defaultRunner, type Runner} from '../exec/runner.js'
 import type {ArrayProgress, ArrayStatus, EngineEnv, ProgressCallback} from './engine.js'
 import {listAll} from './engines.js'
+import {DiskRefusedError, type DiskEnv, guardDisks, listDisks} from './disks.js'
 import {kernelName} from './identity.js'
 import {describeProgress} from './status-view.js'
 
 /**
- * Plain helpers the raid commands share (no oclif here): a light check that a disk about to join an array
- * is not in use, and a progress printer for --wait.
+ * Plain helpers the raid commands share (no oclif here): a check that a disk about to join an array is not
+ * in use and is not the system disk (disks.ts's never-rules), and a progress printer for --wait.
  */
 
 function mountedSources(root: string): Set<string> {
@@ -35,8 +36,9 @@ function mountedSources(root: string): Set<string> {
 }
 
 /**
- * Refuses a device that is not a block device, is mounted or used as swap, or already belongs to an array;
- * a device with a filesystem/RAID signature or partitions only with `force`.
+ * Refuses a device that is not a block device, is mounted or used as swap, is the root disk, the boot SD card
+ * or the /boot disk (refuseSystemDisk; not even with `force`), or already belongs to an array; a device with a
+ * filesystem/RAID signature or partitions only with `force`.
  */
 export async function guardNewDevice(device: string, opts: {force?: boolean; env?: Partial<EngineEnv>; runner?: Runner} = {}): Promise<{signature?: string}> {
   const root = opts.env?.root ?? '/'
@@ -56,6 +58,7 @@ export async function guardNewDevice(device: string, opts: {force?: boolean; env
   } catch (error) {
     if (error instanceof UsageError) throw error
   }
+  await refuseSystemDisk(device, {runner: opts.runner ?? opts.env?.runner, root: opts.env?.root})
   const arrays = await listAll(opts.env)
   const owner = arrays.flatMap((a) => [a, ...(a.children ?? [])]).find((a) => a.members.some((m) => m.device !== 'missing' && kernelName(m.device) === k))
   if (owner) throw new UsageError(`${device} already belongs to ${owner.engine} array ${owner.name}`, {code: 'DEVICE_IN_USE', where: device})
@@ -75,6 +78,26 @@ export async function guardNewDevice(device: string, opts: {force?: boolean; env
     throw new UsageError(`${device} contains ${sig}`, {code: 'DEVICE_HAS_DATA', where: device, hint: 'if its contents may go, pass --force (they will be overwritten)'})
   }
   return {signature: sig}
+}
+
+/**
+ * The refusals of src/raid/disks.ts (guardDisks) that no --force overrides: the root filesystem's disk, the boot
+ * SD card (mmcblk0) and the disk holding /boot. A partition is refused when it is on the boot SD card; an unused
+ * partition of the system disk may join an array (mounted or held ones are refused by guardNewDevice already).
+ */
+export async function refuseSystemDisk(device: string, env: DiskEnv = {}): Promise<void> {
+  const k = kernelName(device)
+  const disks = guardDisks(await listDisks(env), env)
+  const whole = disks.find((d) => d.name === k) ?? disks.find((d) => d.partitions.some((p) => p.name === k))
+  if (!whole) return
+  const never = whole.inUse.filter((r) => r.level === 'never')
+  const reasons = whole.name === k ? never : never.filter((r) => r.code === 'BOOT_SD')
+  if (reasons.length === 0) return
+  throw new DiskRefusedError(
+    `refusing to use ${device}: ${whole.name === k ? reasons.map((r) => r.message).join('; ') : `it is a partition of the boot SD card ${whole.path}`}`,
+    [{device, reasons}],
+    'the root disk, the boot SD card and the /boot disk are never used, not even with --force',
+  )
 }
 
 /**

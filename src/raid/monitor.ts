@@ -4,7 +4,7 @@ import {needsAttention, totalErrors} from './status-view.js'
 /**
  * Watches arrays by polling `list()` and turns state changes into RaidEvents (named as mdadm --monitor
  * names them). The first look at an array reports its current problems; later looks report changes.
- * Events go to `onEvent` (the command prints JSON lines; notification sinks can hook in here later).
+ * Events go to `onEvent` (the command prints JSON lines and sends them to the notification sinks).
  */
 
 const REBUILD: ProgressAction[] = ['recovery', 'resync', 'replace', 'reshape']
@@ -104,7 +104,7 @@ export interface MonitorOptions {
   once?: boolean
   onEvent?: (e: RaidEvent) => void | Promise<void>
   /** Called after each poll with the arrays seen (for a heartbeat or tests). */
-  onPoll?: (arrays: ArrayStatus[]) => void
+  onPoll?: (arrays: ArrayStatus[]) => void | Promise<void>
   sleep?: (ms: number) => Promise<void>
   now?: () => Date
   signal?: AbortSignal
@@ -153,7 +153,7 @@ export async function monitor(opts: MonitorOptions): Promise<RaidEvent[]> {
       all.push(e)
       await opts.onEvent?.(e)
     }
-    opts.onPoll?.(arrays)
+    await opts.onPoll?.(arrays)
     if (opts.once || (opts.maxPolls !== undefined && poll >= opts.maxPolls) || opts.signal?.aborted) return all
     await sleep(opts.intervalMs)
     if (opts.signal?.aborted) return all

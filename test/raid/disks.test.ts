@@ -1,7 +1,11 @@
 import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 
 import {assertUsable, type Disk, DiskRefusedError, eligible, guardDisks, listDisks, resolveDisk} from '../../src/raid/disks.js'
+import {guardNewDevice, refuseSystemDisk} from '../../src/raid/cli-support.js'
 import {buildFakeRoot, FakeRunner, piFixture} from './fake-root.js'
 
 describe('raid disks: discovery and the in-use guard (fixture Pi with USB disks)', () => {
@@ -141,6 +145,67 @@ describe('raid disks: root through device-mapper, btrfs members of a mounted fil
       expect(eligible(d, true)).to.equal(false)
     } finally {
       fs.rmSync(root, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('raid add/replace/spare add: the new device is never the root disk or the boot SD card (disks.ts rules)', () => {
+  let root: string
+  let runner: FakeRunner
+  before(() => {
+    ;({root, runner} = piFixture())
+  })
+  after(() => fs.rmSync(root, {recursive: true, force: true}))
+
+  const refusal = async (device: string, env = {runner, root}) => refuseSystemDisk(device, env).then(() => undefined, (error: DiskRefusedError) => error)
+
+  it('refuses the boot SD card and its partitions, accepts the USB disks', async () => {
+    const card = await refusal('/dev/mmcblk0')
+    expect(card).to.be.instanceOf(DiskRefusedError)
+    expect(card!.code).to.equal('DISK_REFUSED')
+    expect(card!.refusals[0].reasons.map((r) => r.code).sort()).to.deep.equal(['BOOT_SD', 'ROOT_DISK'])
+    expect(card!.hint).to.contain('not even with --force')
+    expect((await refusal('/dev/mmcblk0p2'))?.message).to.equal('refusing to use /dev/mmcblk0p2: it is a partition of the boot SD card /dev/mmcblk0')
+    // A disk with an old RAID superblock is a --force matter for guardNewDevice, not a system disk.
+    for (const d of ['/dev/sda', '/dev/sdb', '/dev/sdg']) expect(await refusal(d), d).to.equal(undefined)
+  })
+
+  it('refuses the root disk under LVM; an unused partition of it is left to the in-use checks', async () => {
+    const lvm = buildFakeRoot({
+      disks: [
+        {name: 'nvme0n1', majMin: '259:0', sectors: 1_000_215_216, partitions: [{name: 'nvme0n1p1', majMin: '259:1', sectors: 900_000_000, holders: ['dm-0']}, {name: 'nvme0n1p2', majMin: '259:2', sectors: 100_000_000}]},
+        {name: 'sdb', majMin: '8:16', sectors: 2_097_152},
+      ],
+      classOnly: [{name: 'dm-0', majMin: '253:0', slaves: ['nvme0n1p1']}],
+      mountinfo: ['1 0 253:0 / / rw - ext4 /dev/mapper/vg-root rw'],
+    })
+    try {
+      const r = new FakeRunner({'lsblk -J -b -O': {stdout: '{"blockdevices": []}'}})
+      const err = await refusal('/dev/nvme0n1', {runner: r, root: lvm})
+      expect(err?.refusals[0].reasons.map((x) => x.code)).to.deep.equal(['ROOT_DISK'])
+      expect(err?.message).to.match(/^refusing to use \/dev\/nvme0n1: \/dev\/nvme0n1 holds the root filesystem/)
+      expect(await refusal('/dev/nvme0n1p2', {runner: r, root: lvm})).to.equal(undefined)
+      expect(await refusal('/dev/sdb', {runner: r, root: lvm})).to.equal(undefined)
+    } finally {
+      fs.rmSync(lvm, {recursive: true, force: true})
+    }
+  })
+
+  it('guardNewDevice (what raid add/replace/spare add/grow call) refuses the boot SD card even with --force', async function () {
+    // A real block device node named like the card (mknod needs root); everything else comes from the fixture.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-guard-'))
+    try {
+      try {
+        execFileSync('mknod', [path.join(dir, 'mmcblk0'), 'b', '7', '0'], {stdio: 'ignore'})
+      } catch {
+        this.skip()
+      }
+      const err = await guardNewDevice(path.join(dir, 'mmcblk0'), {force: true, env: {root}, runner}).catch((error) => error)
+      expect(err).to.be.instanceOf(DiskRefusedError)
+      expect(err.message).to.contain('is the boot SD card')
+      expect(runner.calls.some((c) => c[0] === 'wipefs')).to.equal(false)
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true})
     }
   })
 })

@@ -1,6 +1,7 @@
 import {type Command, Flags} from '@oclif/core'
 
 import {approveFlag, drAwsFlags, DrRunCommand, hasOpenApprovals, playbookFlag, readPlaybook, runDirFlag, runRoot} from '../../cli/dr.js'
+import {jobFlags} from '../../cli/job-flags.js'
 import {confirmByName} from '../../cli/prompt.js'
 import {planPlaybook, startRun, stepApplies, type PlanRow, type RunResult} from '../../dr/runner.js'
 import type {RunMode} from '../../dr/step-types.js'
@@ -14,6 +15,7 @@ const startFlags = {
   'dry-run': Flags.boolean({char: 'n', description: 'Print the plan (read-only AWS calls) and exit.'}),
   confirm: Flags.string({description: "Confirm by the playbook name (scripts; only asked when the playbook has no approval step)."}),
   ...drAwsFlags,
+  ...jobFlags,
 }
 
 export abstract class DrStart extends DrRunCommand<typeof Command & {flags: typeof startFlags}> {
@@ -40,6 +42,7 @@ export abstract class DrStart extends DrRunCommand<typeof Command & {flags: type
       profile: f.profile,
       mayPrompt: hasOpenApprovals(playbook, this.mode, f.approve),
       work: (deps) => startRun({loaded, mode: this.mode, runRoot: runRoot(f['run-dir']), deps}),
+      job: {mode: this.mode, playbook: playbook.name},
     })
   }
 }

@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
 import {LifeboatError} from '../../errors.js'
+import {parseDurationMs} from '../schema.js'
 import type {StepContext} from '../step-types.js'
 
 /**
@@ -23,26 +24,11 @@ export class StepTimeoutError extends StepFailedError {
   }
 }
 
-const UNIT_MS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000}
-
-/** "500ms", "30s", "5m", "1h30m", "2d", or a bare number of seconds → milliseconds. */
+/** "500ms", "30s", "5m", "1h30m", "2d", or a bare number of seconds → milliseconds (schema.ts parseDurationMs); throws when malformed. */
 export function parseDuration(value: string | number): number {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new Error(`invalid duration ${value}`)
-    return value * 1000
-  }
-  const s = value.trim()
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
-  let total = 0
-  let matched = 0
-  let m: RegExpExecArray | null
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * UNIT_MS[m[2]]
-    matched = re.lastIndex
-  }
-  if (matched === 0 || matched !== s.length) throw new Error(`invalid duration "${value}" (use e.g. 30s, 5m, 1h30m)`)
-  return total
+  const ms = parseDurationMs(value)
+  if (ms === undefined) throw new Error(typeof value === 'number' ? `invalid duration ${value}` : `invalid duration "${value}" (use e.g. 30s, 5m, 1h30m)`)
+  return ms
 }
 
 /** zod: a duration string or number of seconds, parsed to milliseconds. */

@@ -20,6 +20,7 @@ import {approval} from '../../../src/dr/steps/approval.js'
 import {backupRestore} from '../../../src/dr/steps/backup-restore.js'
 import {script} from '../../../src/dr/steps/script.js'
 import {waitStep} from '../../../src/dr/steps/wait.js'
+import {parseDurationMs} from '../../../src/dr/schema.js'
 import {parseDuration} from '../../../src/dr/steps/common.js'
 import {steps} from '../../../src/dr/steps/index.js'
 import {hasRestic, restic, writePasswordFile} from '../../backup/repo-helpers.js'
@@ -94,6 +95,9 @@ describe('dr steps: approval, script, wait, backup.restore', () => {
       expect(stopped.elapsed()).to.equal(15_000)
       expect(parseDuration('1h30m')).to.equal(5_400_000)
       expect(() => parseDuration('5 minutes')).to.throw(/invalid duration/)
+      // One parser for step params and playbook targets (src/dr/schema.ts): same values, same refusals.
+      for (const v of ['1h30m', '90s', '500ms', '2d', '45', 30]) expect(parseDurationMs(v)).to.equal(parseDuration(v))
+      expect(parseDurationMs('5 minutes')).to.equal(undefined)
       expect(waitStep.params.safeParse({duration: '5x'}).success).to.equal(false)
     })
   })
