@@ -14,42 +14,8 @@ import {playbookTemplate} from '../../src/dr/templates.js'
 import {STRATEGIES} from '../../src/dr/schema.js'
 import {ROOT, isolateEnv} from '../helpers/env.js'
 import {installFakeAws, type FakeAws} from './fake-aws.js'
-import {jsonEnvelope as envelope} from './fakes.js'
+import {jsonEnvelope as envelope, SHOP} from './fakes.js'
 
-/** The issue's example playbook, exactly as written there. */
-export const SHOP = `name: shop-pilot-light
-strategy: pilot-light
-regions: { primary: us-east-1, dr: us-west-2 }
-targets: { rto: 30m, rpo: 1h }
-waves:
-  - name: prepare
-    steps:
-      - id: copy-ami
-        type: ami.copy
-        params: { sourceImageId: ami-0123456789abcdef0, sourceRegion: us-east-1, name: shop-dr }
-  - name: launch
-    steps:
-      - id: app
-        type: ec2.launch
-        params: { imageId: "\${steps.copy-ami.imageId}", instanceType: t3.small, count: 2, tags: { app: shop } }
-  - name: network
-    steps:
-      - id: eip
-        type: eip.associate
-        params: { allocationId: eipalloc-0123456789abcdef0, instanceId: "\${steps.app.instanceIds[0]}" }
-      - id: go
-        type: approval
-        params: { message: "Shift shop traffic to us-west-2?" }
-  - name: traffic
-    steps:
-      - id: dns
-        type: route53.weights
-        params: { hostedZoneId: Z0123456789ABC, name: app.example.com., type: A, weights: { primary: 0, dr: 100 } }
-      - id: smoke
-        type: http.check
-        dependsOn: [dns]
-        params: { url: "https://app.example.com/health", expectStatus: 200, retries: 10 }
-`
 
 
 describe('dr: the issue\'s example playbook against mocked AWS (real steps)', () => {
