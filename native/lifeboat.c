@@ -1,0 +1,498 @@
+/*
+ * Lifeboat's native hot path (N-API, ABI-stable across Node versions).
+ *
+ * The per-byte work of backup, restore and check, without a JS object or a Buffer allocated per blob:
+ *   - restic's content-defined chunker (Rabin fingerprint, 64-byte window, the repository's polynomial);
+ *   - SHA-256 of each chunk (blob IDs), through the OpenSSL that Node itself links (SHA-NI where the CPU has it);
+ *   - seal: zstd compression (skipped when a sample says the data is incompressible), AES-256-CTR with a fresh
+ *     random nonce, Poly1305-AES MAC, written straight into the caller's buffer (the pack's write buffer);
+ *   - open: MAC check, AES-256-CTR decryption, zstd decompression and SHA-256 check against the blob ID, into
+ *     the caller's buffer.
+ * The repository format is restic's (doc/design.rst); src/backup/crypto.ts is the reference implementation in
+ * TypeScript and the tests hold the two to the same bytes.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <zstd.h>
+
+#define WINDOW 64
+#define NONCE 16
+#define MACLEN 16
+
+#define CHECK(call)                                                                                                    \
+  do {                                                                                                                 \
+    if ((call) != napi_ok) return throw_err(env, "native call failed: " #call);                                        \
+  } while (0)
+
+static napi_value throw_err(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value throw_code(napi_env env, const char *code, const char *msg) {
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+/* Bytes of a Buffer / Uint8Array argument. */
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t length;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &off) != napi_ok) return 0;
+  if (type != napi_uint8_array) return 0;
+  *data = (uint8_t *)ptr;
+  *len = length;
+  return 1;
+}
+
+static int get_u32(napi_env env, napi_value v, uint32_t *out) { return napi_get_value_uint32(env, v, out) == napi_ok; }
+
+static napi_value make_u32(napi_env env, uint32_t x) {
+  napi_value r;
+  napi_create_uint32(env, x, &r);
+  return r;
+}
+
+static napi_value make_i64(napi_env env, int64_t x) {
+  napi_value r;
+  napi_create_int64(env, x, &r);
+  return r;
+}
+
+/* ------------------------------------------------------------------------------------------------ chunker */
+
+typedef struct {
+  uint64_t mod[256]; /* (b · x^degree) mod P: reduces the 8 bits shifted above the degree */
+  uint64_t out[256]; /* (b · x^(8·64)) mod P: removes byte b leaving the window after the shift */
+  uint64_t mask;     /* 2^degree − 1 */
+  int shift;         /* degree − 8 */
+  uint64_t split_mask;
+  uint32_t min_size, max_size;
+  /* state of the current chunk */
+  uint8_t ring[WINDOW];
+  uint32_t wpos;
+  uint64_t digest;
+  uint32_t count;
+} chunker_t;
+
+static void chunker_reset(chunker_t *c) {
+  memset(c->ring, 0, WINDOW);
+  c->ring[0] = 1; /* one byte 0x01 slid into a zero window: digest 1, window position 1 */
+  c->wpos = 1;
+  c->digest = 1;
+  c->count = 0;
+}
+
+static void chunker_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* chunkerNew(table: Int32Array(1024) as chunker.ts builds it, degree, minSize, maxSize, averageBits) */
+static napi_value chunker_new(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type type;
+  size_t length;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (argc < 5 || napi_get_typedarray_info(env, argv[0], &type, &length, &ptr, &ab, &off) != napi_ok ||
+      type != napi_int32_array || length != 1024)
+    return throw_err(env, "chunkerNew: need the 1024-entry chunker table");
+  uint32_t degree, min_size, max_size, bits;
+  if (!get_u32(env, argv[1], &degree) || !get_u32(env, argv[2], &min_size) || !get_u32(env, argv[3], &max_size) ||
+      !get_u32(env, argv[4], &bits) || degree < 40 || degree > 63 || min_size < WINDOW || max_size < min_size ||
+      bits < 1 || bits > 32)
+    return throw_err(env, "chunkerNew: bad degree or sizes");
+  chunker_t *c = calloc(1, sizeof(chunker_t));
+  if (!c) return throw_err(env, "out of memory");
+  const int32_t *t = ptr;
+  for (int b = 0; b < 256; b++) {
+    c->mod[b] = ((uint64_t)(uint32_t)t[4 * b] << 32) | (uint32_t)t[4 * b + 1];
+    c->out[b] = ((uint64_t)(uint32_t)t[4 * b + 2] << 32) | (uint32_t)t[4 * b + 3];
+  }
+  c->mask = (degree == 64) ? ~0ULL : ((1ULL << degree) - 1);
+  c->shift = (int)degree - 8;
+  c->split_mask = bits == 32 ? 0xffffffffULL : ((1ULL << bits) - 1);
+  c->min_size = min_size;
+  c->max_size = max_size;
+  chunker_reset(c);
+  napi_value ext;
+  CHECK(napi_create_external(env, c, chunker_finalize, NULL, &ext));
+  return ext;
+}
+
+static chunker_t *get_chunker(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+/*
+ * chunkerPush(handle, data, cuts: Uint32Array) → number of cuts written to `cuts` (offsets in data, exclusive
+ * chunk ends). Stops early when `cuts` is full; the caller then pushes data.subarray(lastCut) again.
+ */
+static napi_value chunker_push(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  chunker_t *c = argc >= 3 ? get_chunker(env, argv[0]) : NULL;
+  uint8_t *buf;
+  size_t n;
+  napi_typedarray_type type;
+  size_t cap;
+  void *cptr;
+  napi_value ab;
+  size_t off;
+  if (!c || !get_bytes(env, argv[1], &buf, &n) ||
+      napi_get_typedarray_info(env, argv[2], &type, &cap, &cptr, &ab, &off) != napi_ok || type != napi_uint32_array)
+    return throw_err(env, "chunkerPush(handle, Uint8Array, Uint32Array)");
+  uint32_t *cuts = cptr;
+  size_t ncuts = 0;
+  const uint32_t skip_len = c->min_size - WINDOW;
+  uint64_t digest = c->digest;
+  uint32_t count = c->count;
+  uint32_t wpos = c->wpos;
+  const uint64_t mask = c->mask, split = c->split_mask;
+  const int shift = c->shift;
+  size_t i = 0;
+  while (i < n && ncuts < cap) {
+    if (count < skip_len) {
+      size_t take = skip_len - count;
+      if (take > n - i) take = n - i;
+      count += (uint32_t)take;
+      i += take;
+      continue;
+    }
+    /* Hash bytes until a cut or the end of the buffer. */
+    int cut = 0;
+    size_t limit = n;
+    if (limit - i > (size_t)(c->max_size - count)) limit = i + (c->max_size - count);
+    while (i < limit) {
+      uint8_t b = buf[i++];
+      uint8_t o = c->ring[wpos];
+      c->ring[wpos] = b;
+      wpos = (wpos + 1) & (WINDOW - 1);
+      uint64_t idx = digest >> shift;
+      digest = ((((digest << 8) & mask) | b) ^ c->mod[idx]) ^ c->out[o];
+      count++;
+      if (count >= c->min_size && (digest & split) == 0) {
+        cut = 1;
+        break;
+      }
+    }
+    if (!cut && count >= c->max_size) cut = 1;
+    if (cut) {
+      cuts[ncuts++] = (uint32_t)i;
+      chunker_reset(c);
+      digest = c->digest;
+      count = c->count;
+      wpos = c->wpos;
+    }
+  }
+  c->digest = digest;
+  c->count = count;
+  c->wpos = wpos;
+  return make_u32(env, (uint32_t)ncuts);
+}
+
+/* chunkerEnd(handle) → bytes of the unfinished last chunk (0 if none); resets for the next file. */
+static napi_value chunker_end(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  chunker_t *c = argc >= 1 ? get_chunker(env, argv[0]) : NULL;
+  if (!c) return throw_err(env, "chunkerEnd(handle)");
+  uint32_t last = c->count;
+  chunker_reset(c);
+  return make_u32(env, last);
+}
+
+/* ------------------------------------------------------------------------------------------------ SHA-256 */
+
+/* sha256Into(data, out, outOffset): writes the 32-byte digest of data at out[outOffset]. */
+static napi_value sha256_into(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *d, *out;
+  size_t n, on;
+  uint32_t off;
+  if (argc < 3 || !get_bytes(env, argv[0], &d, &n) || !get_bytes(env, argv[1], &out, &on) ||
+      !get_u32(env, argv[2], &off) || (size_t)off + 32 > on)
+    return throw_err(env, "sha256Into(data, out, offset)");
+  SHA256(d, n, out + off);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------ crypto */
+
+typedef struct {
+  EVP_CIPHER_CTX *ctr;  /* AES-256-CTR, key set once */
+  EVP_CIPHER_CTX *ecb;  /* AES-128-ECB with the MAC key k: s = AES_k(nonce) */
+  EVP_MAC *mac;
+  EVP_MAC_CTX *poly;
+  ZSTD_CCtx *cctx;
+  ZSTD_DCtx *dctx;
+  uint8_t r[16];        /* clamped Poly1305 r */
+  uint8_t nonces[4096]; /* random nonces, refilled 256 at a time */
+  size_t nonce_pos;
+  int level;
+} sealer_t;
+
+static void sealer_free(sealer_t *s) {
+  if (!s) return;
+  if (s->ctr) EVP_CIPHER_CTX_free(s->ctr);
+  if (s->ecb) EVP_CIPHER_CTX_free(s->ecb);
+  if (s->poly) EVP_MAC_CTX_free(s->poly);
+  if (s->mac) EVP_MAC_free(s->mac);
+  if (s->cctx) ZSTD_freeCCtx(s->cctx);
+  if (s->dctx) ZSTD_freeDCtx(s->dctx);
+  OPENSSL_cleanse(s->r, sizeof(s->r));
+  free(s);
+}
+
+static void sealer_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  sealer_free(data);
+}
+
+/* sealerNew(encrypt32, macK16, macR16, level) — level 0 stores blobs uncompressed. */
+static napi_value sealer_new(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *enc, *mk, *mr;
+  size_t el, kl, rl;
+  int32_t level;
+  if (argc < 4 || !get_bytes(env, argv[0], &enc, &el) || !get_bytes(env, argv[1], &mk, &kl) ||
+      !get_bytes(env, argv[2], &mr, &rl) || el != 32 || kl != 16 || rl != 16 ||
+      napi_get_value_int32(env, argv[3], &level) != napi_ok)
+    return throw_err(env, "sealerNew(encrypt[32], macK[16], macR[16], level)");
+  sealer_t *s = calloc(1, sizeof(sealer_t));
+  if (!s) return throw_err(env, "out of memory");
+  s->ctr = EVP_CIPHER_CTX_new();
+  s->ecb = EVP_CIPHER_CTX_new();
+  s->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+  s->poly = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+  s->cctx = ZSTD_createCCtx();
+  s->dctx = ZSTD_createDCtx();
+  if (!s->ctr || !s->ecb || !s->poly || !s->cctx || !s->dctx ||
+      EVP_EncryptInit_ex(s->ctr, EVP_aes_256_ctr(), NULL, enc, NULL) != 1 ||
+      EVP_EncryptInit_ex(s->ecb, EVP_aes_128_ecb(), NULL, mk, NULL) != 1 || EVP_CIPHER_CTX_set_padding(s->ecb, 0) != 1) {
+    sealer_free(s);
+    return throw_err(env, "sealerNew: cannot set up AES / Poly1305 / zstd");
+  }
+  memcpy(s->r, mr, 16);
+  s->r[3] &= 15, s->r[7] &= 15, s->r[11] &= 15, s->r[15] &= 15;
+  s->r[4] &= 252, s->r[8] &= 252, s->r[12] &= 252;
+  s->level = level;
+  if (level != 0) ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, level);
+  s->nonce_pos = sizeof(s->nonces);
+  napi_value ext;
+  CHECK(napi_create_external(env, s, sealer_finalize, NULL, &ext));
+  return ext;
+}
+
+static sealer_t *get_sealer(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+static int new_nonce(sealer_t *s, uint8_t *into) {
+  for (;;) {
+    if (s->nonce_pos + NONCE > sizeof(s->nonces)) {
+      if (RAND_bytes(s->nonces, sizeof(s->nonces)) != 1) return 0;
+      s->nonce_pos = 0;
+    }
+    memcpy(into, s->nonces + s->nonce_pos, NONCE);
+    memset(s->nonces + s->nonce_pos, 0, NONCE); /* each nonce is used once */
+    s->nonce_pos += NONCE;
+    for (int i = 0; i < NONCE; i++)
+      if (into[i]) return 1;
+  }
+}
+
+/* Poly1305-AES of msg: key r ‖ AES-128_k(nonce). */
+static int poly_mac(sealer_t *s, const uint8_t *nonce, const uint8_t *msg, size_t n, uint8_t *tag) {
+  uint8_t key[32];
+  int outl = 0;
+  memcpy(key, s->r, 16);
+  if (EVP_EncryptUpdate(s->ecb, key + 16, &outl, nonce, NONCE) != 1 || outl != 16) return 0;
+  size_t tl = 0;
+  int ok = EVP_MAC_init(s->poly, key, 32, NULL) == 1 && EVP_MAC_update(s->poly, msg, n) == 1 &&
+           EVP_MAC_final(s->poly, tag, &tl, MACLEN) == 1 && tl == MACLEN;
+  OPENSSL_cleanse(key, sizeof(key));
+  return ok;
+}
+
+static int ctr_crypt(sealer_t *s, const uint8_t *nonce, const uint8_t *in, size_t n, uint8_t *out) {
+  if (EVP_EncryptInit_ex(s->ctr, NULL, NULL, NULL, nonce) != 1) return 0;
+  while (n > 0) {
+    int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
+    int outl = 0;
+    if (EVP_EncryptUpdate(s->ctr, out, &outl, in, chunk) != 1 || outl != chunk) return 0;
+    in += chunk, out += chunk, n -= (size_t)chunk;
+  }
+  return 1;
+}
+
+/*
+ * Is the data worth compressing? Byte entropy of 16 samples of 256 bytes spread over it: above 7.9 bits per byte
+ * (random, encrypted or already compressed data) zstd would only cost time and the blob is stored as it is.
+ */
+static int looks_incompressible(const uint8_t *d, size_t n) {
+  if (n < 64 * 1024) return 0;
+  uint32_t hist[256] = {0};
+  const size_t samples = 16, len = 256;
+  size_t step = (n - len) / (samples - 1);
+  for (size_t k = 0; k < samples; k++) {
+    const uint8_t *p = d + k * step;
+    for (size_t j = 0; j < len; j++) hist[p[j]]++;
+  }
+  double total = (double)(samples * len), h = 0;
+  for (int b = 0; b < 256; b++)
+    if (hist[b]) {
+      double q = hist[b] / total;
+      h -= q * log2(q);
+    }
+  return h > 7.9;
+}
+
+/*
+ * seal(handle, plaintext, out, outOffset, compress) → bytes written at out[outOffset]: nonce ‖ ciphertext ‖ MAC.
+ * With compress, the plaintext is zstd-compressed first when that makes it smaller; the result is then negated,
+ * so the caller knows to record the uncompressed length. `out` needs sealBound(plaintext.length) bytes.
+ */
+static napi_value seal(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sealer_t *s = argc >= 5 ? get_sealer(env, argv[0]) : NULL;
+  uint8_t *src, *out;
+  size_t n, on;
+  uint32_t off;
+  bool want_z = false;
+  if (!s || !get_bytes(env, argv[1], &src, &n) || !get_bytes(env, argv[2], &out, &on) || !get_u32(env, argv[3], &off) ||
+      napi_get_value_bool(env, argv[4], &want_z) != napi_ok)
+    return throw_err(env, "seal(handle, plaintext, out, offset, compress)");
+  size_t bound = ZSTD_compressBound(n);
+  if (bound < n) bound = n;
+  if ((size_t)off + bound + NONCE + MACLEN > on) return throw_err(env, "seal: output buffer too small");
+  uint8_t *nonce = out + off, *ct = out + off + NONCE;
+  if (!new_nonce(s, nonce)) return throw_err(env, "seal: no random bytes");
+  int compressed = 0;
+  size_t len = n;
+  if (want_z && s->level != 0 && n > 0 && !looks_incompressible(src, n)) {
+    /* Compress into the ciphertext area (capped below n: only a smaller result is kept), encrypt in place. */
+    size_t z = ZSTD_compress2(s->cctx, ct, n - 1 > 0 ? n - 1 : 0, src, n);
+    if (!ZSTD_isError(z) && z < n) {
+      compressed = 1;
+      len = z;
+    }
+  }
+  if (compressed) {
+    if (!ctr_crypt(s, nonce, ct, len, ct)) return throw_err(env, "seal: AES failed");
+  } else if (len > 0 && !ctr_crypt(s, nonce, src, len, ct))
+    return throw_err(env, "seal: AES failed");
+  if (!poly_mac(s, nonce, ct, len, ct + len)) return throw_err(env, "seal: Poly1305 failed");
+  int64_t total = (int64_t)(len + NONCE + MACLEN);
+  return make_i64(env, compressed ? -total : total);
+}
+
+/* sealBound(n) → bytes seal() may need for a plaintext of n bytes. */
+static napi_value seal_bound(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint32_t n;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_u32(env, argv[0], &n)) return throw_err(env, "sealBound(n)");
+  size_t b = ZSTD_compressBound(n);
+  if (b < n) b = n;
+  return make_i64(env, (int64_t)(b + NONCE + MACLEN));
+}
+
+/*
+ * open(handle, sealed, out, outOffset, uncompressedLength, id) → plaintext bytes written at out[outOffset].
+ * uncompressedLength < 0: the blob is stored uncompressed. id (32 bytes) or null: the SHA-256 the plaintext
+ * must have. Throws with code EMAC (wrong key or damaged data), EZSTD or EHASH.
+ */
+static napi_value open_blob(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sealer_t *s = argc >= 6 ? get_sealer(env, argv[0]) : NULL;
+  uint8_t *src, *out, *id = NULL;
+  size_t n, on, idl = 0;
+  uint32_t off;
+  int64_t ulen;
+  napi_valuetype idt;
+  if (!s || !get_bytes(env, argv[1], &src, &n) || !get_bytes(env, argv[2], &out, &on) || !get_u32(env, argv[3], &off) ||
+      napi_get_value_int64(env, argv[4], &ulen) != napi_ok || napi_typeof(env, argv[5], &idt) != napi_ok)
+    return throw_err(env, "open(handle, sealed, out, offset, uncompressedLength, id)");
+  if (idt != napi_null && idt != napi_undefined && (!get_bytes(env, argv[5], &id, &idl) || idl != 32))
+    return throw_err(env, "open: id must be 32 bytes");
+  if (n < NONCE + MACLEN) return throw_code(env, "EMAC", "ciphertext too short");
+  const uint8_t *nonce = src, *ct = src + NONCE;
+  size_t cl = n - NONCE - MACLEN;
+  uint8_t tag[MACLEN];
+  if (!poly_mac(s, nonce, ct, cl, tag)) return throw_err(env, "open: Poly1305 failed");
+  if (CRYPTO_memcmp(tag, ct + cl, MACLEN) != 0)
+    return throw_code(env, "EMAC", "ciphertext verification failed (wrong password or damaged data)");
+  size_t plain;
+  if (ulen < 0) {
+    if ((size_t)off + cl > on) return throw_err(env, "open: output buffer too small");
+    if (cl > 0 && !ctr_crypt(s, nonce, ct, cl, out + off)) return throw_err(env, "open: AES failed");
+    plain = cl;
+  } else {
+    if ((size_t)off + (size_t)ulen + cl > on) return throw_err(env, "open: output buffer too small");
+    /* Decrypt behind the plaintext's place, then decompress to the front. */
+    uint8_t *tmp = out + off + (size_t)ulen;
+    if (cl > 0 && !ctr_crypt(s, nonce, ct, cl, tmp)) return throw_err(env, "open: AES failed");
+    size_t z = ZSTD_decompressDCtx(s->dctx, out + off, (size_t)ulen, tmp, cl);
+    if (ZSTD_isError(z)) return throw_code(env, "EZSTD", ZSTD_getErrorName(z));
+    if (z != (size_t)ulen) return throw_code(env, "EZSTD", "decompressed length differs from the index");
+    plain = z;
+  }
+  if (id) {
+    uint8_t h[32];
+    SHA256(out + off, plain, h);
+    if (memcmp(h, id, 32) != 0) return throw_code(env, "EHASH", "plaintext does not match the blob ID");
+  }
+  return make_i64(env, (int64_t)plain);
+}
+
+/* ------------------------------------------------------------------------------------------------ module */
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"chunkerNew", NULL, chunker_new, NULL, NULL, NULL, napi_default, NULL},
+      {"chunkerPush", NULL, chunker_push, NULL, NULL, NULL, napi_default, NULL},
+      {"chunkerEnd", NULL, chunker_end, NULL, NULL, NULL, napi_default, NULL},
+      {"sha256Into", NULL, sha256_into, NULL, NULL, NULL, napi_default, NULL},
+      {"sealerNew", NULL, sealer_new, NULL, NULL, NULL, napi_default, NULL},
+      {"seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL},
+      {"sealBound", NULL, seal_bound, NULL, NULL, NULL, napi_default, NULL},
+      {"open", NULL, open_blob, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

@@ -1,0 +1,115 @@
+/**
+ * The native hot path (native/lifeboat.c, built by `npm run build`): restic's chunker, SHA-256 blob IDs, and
+ * sealing / opening blobs (zstd + AES-256-CTR + Poly1305-AES) into caller-owned buffers, so the backup, restore
+ * and check workers allocate nothing per blob. crypto.ts and chunker.ts stay the reference implementations; the
+ * tests hold the two to the same bytes and cut points.
+ */
+import {createRequire} from 'node:module'
+
+import {type ChunkerOptions, type ChunkerTables, CHUNKER_AVERAGE_BITS, CHUNKER_MAX_SIZE, CHUNKER_MIN_SIZE} from './chunker.js'
+import type {MasterKey} from './crypto.js'
+import {BlobCorruptError, MacMismatchError} from './errors.js'
+
+type Handle = object
+interface Addon {
+  chunkerNew(table: Int32Array, degree: number, minSize: number, maxSize: number, averageBits: number): Handle
+  chunkerPush(h: Handle, data: Uint8Array, cuts: Uint32Array): number
+  chunkerEnd(h: Handle): number
+  sha256Into(data: Uint8Array, out: Uint8Array, offset: number): void
+  sealerNew(encrypt: Uint8Array, macK: Uint8Array, macR: Uint8Array, level: number): Handle
+  seal(h: Handle, plaintext: Uint8Array, out: Uint8Array, offset: number, compress: boolean): number
+  sealBound(n: number): number
+  open(h: Handle, sealed: Uint8Array, out: Uint8Array, offset: number, uncompressedLength: number, id: Uint8Array | null): number
+}
+
+function load(): Addon {
+  const require = createRequire(import.meta.url)
+  try {
+    // src/backup/native.ts and dist/backup/native.js sit at the same depth below the package root.
+    return require('../../native/build/Release/lifeboat.node') as Addon
+  } catch (error) {
+    throw new Error(`Lifeboat's native module is not built (run \`npm run build\`): ${(error as Error).message}`)
+  }
+}
+
+export const addon: Addon = load()
+
+/** Streaming cut-point finder with the same contract as chunker.ts ChunkSplitter (push/end), in C. */
+export class NativeChunker {
+  private readonly h: Handle
+  private readonly cuts = new Uint32Array(64)
+
+  constructor(tables: ChunkerTables, opts: ChunkerOptions = {}) {
+    this.h = addon.chunkerNew(
+      tables.table,
+      tables.degree,
+      opts.minSize ?? CHUNKER_MIN_SIZE,
+      opts.maxSize ?? CHUNKER_MAX_SIZE,
+      opts.averageBits ?? CHUNKER_AVERAGE_BITS,
+    )
+  }
+
+  /** Offsets in `data` where chunks end (exclusive ends). */
+  push(data: Uint8Array): number[] {
+    const out: number[] = []
+    let base = 0
+    for (;;) {
+      const view = base === 0 ? data : data.subarray(base)
+      const n = addon.chunkerPush(this.h, view, this.cuts)
+      for (let i = 0; i < n; i++) out.push(base + this.cuts[i])
+      if (n < this.cuts.length) return out
+      base += this.cuts[n - 1]
+    }
+  }
+
+  /** Ends the file: the length of its unfinished last chunk (0 if none); resets for the next file. */
+  end(): number {
+    return addon.chunkerEnd(this.h)
+  }
+}
+
+/** SHA-256 of data into out[offset..offset+32]. */
+export function sha256Into(data: Uint8Array, out: Uint8Array, offset = 0): void {
+  addon.sha256Into(data, out, offset)
+}
+
+/** Bytes Sealer.seal may write for a plaintext of n bytes. */
+export function sealBound(n: number): number {
+  return addon.sealBound(n)
+}
+
+/** One repository key's sealing and opening contexts (AES, Poly1305, zstd), reused for every blob. */
+export class Sealer {
+  private readonly h: Handle
+
+  /** level: the zstd level of compressed blobs; 0 stores them uncompressed. */
+  constructor(key: MasterKey, level: number) {
+    this.h = addon.sealerNew(key.encrypt, key.macK, key.macR, level)
+  }
+
+  /**
+   * Seals plaintext at out[offset] (which needs sealBound(plaintext.length) bytes). With `compress`, zstd is
+   * used when it makes the blob smaller. Returns the sealed length and whether the blob is compressed.
+   */
+  seal(plaintext: Uint8Array, out: Uint8Array, offset: number, compress: boolean): {length: number; compressed: boolean} {
+    const r = addon.seal(this.h, plaintext, out, offset, compress)
+    return r < 0 ? {length: -r, compressed: true} : {length: r, compressed: false}
+  }
+
+  /**
+   * Opens a sealed blob into out[offset]: MAC, decryption, decompression (uncompressedLength, or undefined for
+   * an uncompressed blob) and, when `id` is given, the SHA-256 check. Returns the plaintext length. `out` needs
+   * (uncompressedLength + sealed length) bytes from offset for a compressed blob, the sealed length otherwise.
+   */
+  open(sealed: Uint8Array, out: Uint8Array, offset: number, uncompressedLength: number | undefined, id?: Uint8Array, idHex?: string): number {
+    try {
+      return addon.open(this.h, sealed, out, offset, uncompressedLength ?? -1, id ?? null)
+    } catch (error) {
+      const code = (error as {code?: string}).code
+      if (code === 'EMAC') throw new MacMismatchError()
+      if (code === 'EZSTD') throw new BlobCorruptError(`blob ${idHex ?? ''}: zstd decompression failed: ${(error as Error).message}`.replace('blob : ', ''))
+      if (code === 'EHASH') throw new BlobCorruptError(`blob ${idHex ?? ''}: hash mismatch (data damaged)`.replace('blob : ', ''))
+      throw error
+    }
+  }
+}

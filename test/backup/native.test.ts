@@ -1,0 +1,129 @@
+import {expect} from 'chai'
+import {createHash, randomBytes} from 'node:crypto'
+import {compress, decompress} from 'zstd-napi'
+
+import {ChunkSplitter, chunkerTables} from '../../src/backup/chunker.js'
+import {CRYPTO_OVERHEAD, newMasterKey, open, seal, type MasterKey} from '../../src/backup/crypto.js'
+import {BlobCorruptError, MacMismatchError} from '../../src/backup/errors.js'
+import {NativeChunker, Sealer, sealBound, sha256Into} from '../../src/backup/native.js'
+import {randomPolynomial} from '../../src/backup/polynomial.js'
+import {goRandomBytes} from './fixtures/go-math-rand.js'
+
+const TEST_POL = 0x3da3358b4dc173n
+
+/** [chunk length] list of a splitter fed `data` in pieces of the given sizes (cycled). */
+function lengths(s: {push(d: Uint8Array): number[]; end(): number}, data: Uint8Array, pieces: number[]): number[] {
+  const out: number[] = []
+  let last = 0
+  let off = 0
+  for (let p = 0; off < data.length; p++) {
+    const piece = data.subarray(off, off + pieces[p % pieces.length])
+    for (const c of s.push(piece)) {
+      out.push(off + c - last)
+      last = off + c
+    }
+    off += piece.length
+  }
+  const tail = s.end()
+  if (tail > 0) out.push(tail)
+  return out
+}
+
+describe('backup/native (C hot path against the TypeScript reference)', () => {
+  let data: Buffer
+  before(() => {
+    data = goRandomBytes(23, 32 * 1024 * 1024)
+  })
+
+  it('cuts restic/chunker\'s test vector exactly where the reference chunker does', () => {
+    const tables = chunkerTables(TEST_POL)
+    const want = lengths(new ChunkSplitter(tables), data, [data.length])
+    expect(want.length).to.be.greaterThan(20)
+    expect(want[0]).to.equal(2_163_460) // restic/chunker chunks1[0]
+    expect(lengths(new NativeChunker(tables), data, [data.length])).to.deep.equal(want)
+    // Any push sizes: the window spans buffer boundaries; tiny pieces cross the MinSize skip.
+    expect(lengths(new NativeChunker(tables), data, [1_000_003, 17, 64, 63, 65, 4_194_304])).to.deep.equal(want)
+    expect(lengths(new NativeChunker(tables, {averageBits: 19}), data, [3_333_333])).to.deep.equal(
+      lengths(new ChunkSplitter(tables, {averageBits: 19}), data, [data.length]),
+    )
+  })
+
+  it('agrees with the reference on random polynomials, zeros (MinSize cuts) and MaxSize cuts', () => {
+    for (let k = 0; k < 3; k++) {
+      const tables = chunkerTables(randomPolynomial())
+      const part = data.subarray(k * 5_000_000, k * 5_000_000 + 12_000_000)
+      expect(lengths(new NativeChunker(tables), part, [777_777])).to.deep.equal(lengths(new ChunkSplitter(tables), part, [part.length]))
+    }
+    const tables = chunkerTables(TEST_POL)
+    const zeros = new Uint8Array(3 * 512 * 1024 + 10)
+    expect(lengths(new NativeChunker(tables), zeros, [zeros.length])).to.deep.equal([524_288, 524_288, 524_288, 10])
+    const small = {minSize: 4096, maxSize: 8192, averageBits: 30}
+    expect(lengths(new NativeChunker(tables, small), data.subarray(0, 100_000), [9999])).to.deep.equal(
+      lengths(new ChunkSplitter(tables, small), data.subarray(0, 100_000), [100_000]),
+    )
+  })
+
+  it('hashes like node:crypto', () => {
+    const out = Buffer.alloc(40)
+    sha256Into(data.subarray(0, 1_000_001), out, 8)
+    expect(out.subarray(8).toString('hex')).to.equal(createHash('sha256').update(data.subarray(0, 1_000_001)).digest('hex'))
+  })
+
+  describe('Sealer', () => {
+    const key: MasterKey = newMasterKey()
+    const sealer = new Sealer(key, 3)
+    const text = Buffer.from('log line level=info msg="request served" status=200\n'.repeat(20_000))
+
+    it('seals text compressed and random data as it is; the TypeScript open() reads both', () => {
+      const out = Buffer.alloc(sealBound(text.length) + 10)
+      const z = sealer.seal(text, out, 10, true)
+      expect(z.compressed).to.equal(true)
+      expect(z.length).to.be.lessThan(text.length / 10)
+      expect(decompress(open(key, out.subarray(10, 10 + z.length)))).to.deep.equal(text)
+
+      const rnd = randomBytes(300_000)
+      const out2 = Buffer.alloc(sealBound(rnd.length))
+      const r = sealer.seal(rnd, out2, 0, true)
+      expect(r).to.deep.equal({length: rnd.length + CRYPTO_OVERHEAD, compressed: false})
+      expect(open(key, out2.subarray(0, r.length))).to.deep.equal(rnd)
+
+      const small = Buffer.from('tiny')
+      const r3 = sealer.seal(small, out2, 0, false)
+      expect(r3.compressed).to.equal(false)
+      expect(open(key, out2.subarray(0, r3.length)).toString()).to.equal('tiny')
+      const e = sealer.seal(Buffer.alloc(0), out2, 0, true)
+      expect(e.length).to.equal(CRYPTO_OVERHEAD)
+    })
+
+    it('uses a fresh nonce per blob', () => {
+      const a = Buffer.alloc(sealBound(4))
+      const b = Buffer.alloc(sealBound(4))
+      sealer.seal(Buffer.from('same'), a, 0, false)
+      sealer.seal(Buffer.from('same'), b, 0, false)
+      expect(a.subarray(0, 16).equals(b.subarray(0, 16))).to.equal(false)
+      expect(a.subarray(0, 36).equals(b.subarray(0, 36))).to.equal(false)
+    })
+
+    it('opens what the TypeScript seal() wrote, checking MAC, length and blob ID', () => {
+      const id = createHash('sha256').update(text).digest()
+      const compressedSealed = seal(key, compress(text))
+      const out = Buffer.alloc(text.length + compressedSealed.length)
+      expect(sealer.open(compressedSealed, out, 0, text.length, id)).to.equal(text.length)
+      expect(out.subarray(0, text.length)).to.deep.equal(text)
+
+      const plainSealed = seal(key, text)
+      const out2 = Buffer.alloc(plainSealed.length)
+      expect(sealer.open(plainSealed, out2, 0, undefined, id)).to.equal(text.length)
+      expect(out2.subarray(0, text.length)).to.deep.equal(text)
+
+      const flipped = Buffer.from(plainSealed)
+      flipped[100] ^= 1
+      expect(() => sealer.open(flipped, out2, 0, undefined, id)).to.throw(MacMismatchError)
+      const wrongId = Buffer.from(id)
+      wrongId[0] ^= 1
+      expect(() => sealer.open(plainSealed, out2, 0, undefined, wrongId, 'ab')).to.throw(BlobCorruptError, /hash mismatch/)
+      expect(() => sealer.open(compressedSealed, out, 0, text.length - 1, id, 'ab')).to.throw(BlobCorruptError, /zstd/)
+      expect(() => new Sealer(newMasterKey(), 1).open(plainSealed, out2, 0, undefined)).to.throw(MacMismatchError)
+    })
+  })
+})
