@@ -2,13 +2,12 @@
  * Blob worker: reads files, cuts them with the repository's chunker, hashes, compresses, encrypts and packs
  * the new chunks, and stores finished data packs itself. The main thread only gets blob IDs and pack lists.
  */
-import {createHash} from 'node:crypto'
 import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
-import {Compressor} from 'zstd-napi'
 
-import {ChunkSplitter, chunkerTables, CHUNKER_MAX_SIZE, CHUNKER_MIN_SIZE} from '../chunker.js'
-import {CRYPTO_OVERHEAD, type MasterKey, seal} from '../crypto.js'
+import {chunkerTables, CHUNKER_MAX_SIZE, CHUNKER_MIN_SIZE} from '../chunker.js'
+import {CRYPTO_OVERHEAD, type MasterKey} from '../crypto.js'
+import {NativeChunker, Sealer, sha256Into} from '../native.js'
 import {parsePolynomial} from '../polynomial.js'
 import {KnownSet} from './known-set.js'
 import {PackFile} from './pack-file.js'
@@ -22,14 +21,14 @@ const init = workerData as WorkerInit
 const port = parentPort!
 const key: MasterKey = {encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR)}
 const tables = chunkerTables(parsePolynomial(init.polynomial))
-const splitter = new ChunkSplitter(tables)
+const splitter = new NativeChunker(tables)
 const known = new KnownSet(init.known)
 const seen = new Set<string>()
 const buf = Buffer.allocUnsafeSlow(CHUNKER_MAX_SIZE + READ_SIZE)
 let packer: PackFile | undefined
-// One compression context for the worker's life: creating one per blob costs more than compressing a small file.
-const compressor = new Compressor()
-if (init.level > 0) compressor.setParameters({compressionLevel: init.level})
+// One set of AES / Poly1305 / zstd contexts for the worker's life; blobs are sealed straight into the pack buffer.
+const sealer = new Sealer(key, init.level)
+const digest = Buffer.alloc(32)
 const uploads = new Set<Promise<void>>()
 let uploadError: unknown
 
@@ -53,24 +52,15 @@ async function finishPack(): Promise<void> {
   uploads.add(p)
 }
 
-/** Stores one chunk unless known; returns its ID and whether it was new. */
+/** Stores one chunk unless known; records its ID in the file's content list. */
 async function saveChunk(chunk: Buffer, r: FileResult): Promise<void> {
-  const digest = createHash('sha256').update(chunk).digest()
+  sha256Into(chunk, digest, 0)
   const id = digest.toString('hex')
   r.content!.push(id)
   if (seen.has(id) || known.has(digest)) return
   seen.add(id)
-  let encrypted: Buffer
-  let uncompressed: number | undefined
-  if (init.level > 0 && chunk.length > 0) {
-    const z = compressor.compress(chunk)
-    if (z.length < chunk.length) {
-      encrypted = seal(key, z)
-      uncompressed = chunk.length
-    } else encrypted = seal(key, chunk)
-  } else encrypted = seal(key, chunk)
   packer ??= new PackFile(init.repoRoot, key, init.fsync)
-  packer.add('data', id, encrypted, uncompressed)
+  packer.addPlain('data', id, chunk, sealer, init.level > 0)
   r.newBlobs++
   r.newBytes += chunk.length
   if (packer.size + CRYPTO_OVERHEAD >= init.packSize) await finishPack()

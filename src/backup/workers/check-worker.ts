@@ -4,13 +4,13 @@
  * its name, decrypts, decompresses and hashes every blob the index places in it, and checks that the pack
  * header parses and agrees with the index. It reports findings; it never throws for a damaged pack.
  */
-import {createCipheriv, createDecipheriv, createHash, hash as oneShotHash, type Cipher} from 'node:crypto'
+import {createHash, hash as oneShotHash} from 'node:crypto'
 import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
-import sodium from 'sodium-native'
-import zstd from 'zstd-napi/binding.js'
 
-import {clampR, CRYPTO_OVERHEAD, MAC_SIZE, NONCE_SIZE, open, type MasterKey} from '../crypto.js'
+import {CRYPTO_OVERHEAD, open, type MasterKey} from '../crypto.js'
+import {BlobCorruptError, MacMismatchError} from '../errors.js'
+import {Sealer} from '../native.js'
 import {HEADER_LENGTH_SIZE, parsePackHeader} from '../pack.js'
 import type {PackedBlob} from '../types.js'
 
@@ -45,8 +45,6 @@ export interface CheckJobResult {
 const MAX_HEADER_SIZE = 16 * 1024 * 1024 + CRYPTO_OVERHEAD
 /** Bytes read from a pack file at once: small enough that each piece is still in cache when hashed and its blobs checked. */
 const READ_SIZE = 1024 * 1024
-/** Ciphertext decrypted per call: below malloc's mmap threshold, so no fresh pages per blob. */
-const DECRYPT_STEP = 64 * 1024
 
 const init = workerData as CheckWorkerInit
 const key: MasterKey = {encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR)}
@@ -55,19 +53,13 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 
 /*
  * Blob verification, the hot loop of `check --read-data`: the same steps as pack.ts decodeBlob (verify the
- * Poly1305-AES MAC, AES-256-CTR decrypt, zstd-decompress, SHA-256 against the ID), minus its per-blob
- * costs, which dominate for the many small blobs of a typical repository: one AES-128-ECB cipher
- * (stateless per block, so reusable) makes every MAC's s; decryption goes in small steps into a reused
- * buffer; one zstd context decompresses into another reused buffer of the index's uncompressed length;
- * hashing is one-shot. Memory per worker: the read win and these two buffers (each about the largest
- * blob), whatever the pack size.
+ * Poly1305-AES MAC, AES-256-CTR decrypt, zstd-decompress, SHA-256 against the ID) in one native call
+ * (native.ts Sealer.open) into one reused buffer: nothing is allocated per blob. Memory per worker: the read
+ * window and that buffer (about the largest blob's plaintext plus ciphertext), whatever the pack size.
  */
-const macKey = Buffer.allocUnsafe(32)
-clampR(Buffer.from(key.macR)).copy(macKey, 0)
-let ecb: Cipher | undefined
-const dctx = new zstd.DCtx()
-let decrypted: Buffer = Buffer.allocUnsafeSlow(1024 * 1024)
-let plainScratch: Buffer = Buffer.allocUnsafeSlow(1024 * 1024)
+const sealer = new Sealer(key, 0)
+let scratch: Buffer = Buffer.allocUnsafeSlow(2 * 1024 * 1024)
+const idBytes = Buffer.alloc(32)
 
 const grow = (b: Buffer, n: number): Buffer => (b.length >= n ? b : Buffer.allocUnsafeSlow(Math.max(n, b.length * 2)))
 
@@ -75,35 +67,16 @@ class BadBlob extends Error {}
 
 function verifyBlob(enc: Buffer, id: string, uncompressedLength?: number): void {
   if (enc.length < CRYPTO_OVERHEAD) throw new BadBlob(`ciphertext too short: ${enc.length} bytes`)
-  const nonce = enc.subarray(0, NONCE_SIZE)
-  const ct = enc.subarray(NONCE_SIZE, enc.length - MAC_SIZE)
-  if (!ecb) {
-    ecb = createCipheriv('aes-128-ecb', key.macK, null)
-    ecb.setAutoPadding(false)
+  const ulen = uncompressedLength !== undefined && uncompressedLength > 0 ? uncompressedLength : undefined
+  scratch = grow(scratch, (ulen ?? 0) + enc.length)
+  idBytes.write(id, 'hex')
+  try {
+    sealer.open(enc, scratch, 0, ulen, idBytes, id)
+  } catch (error) {
+    if (error instanceof MacMismatchError) throw new BadBlob('ciphertext verification failed (MAC mismatch): the data is damaged')
+    if (error instanceof BlobCorruptError) throw new BadBlob(error.message.replace(`blob ${id}: `, ''))
+    throw error
   }
-  ecb.update(nonce).copy(macKey, 16)
-  if (!sodium.crypto_onetimeauth_verify(enc.subarray(enc.length - MAC_SIZE), ct, macKey)) {
-    throw new BadBlob('ciphertext verification failed (MAC mismatch): the data is damaged')
-  }
-  decrypted = grow(decrypted, ct.length)
-  if (ct.length > 0) {
-    const d = createDecipheriv('aes-256-ctr', key.encrypt, nonce)
-    for (let p = 0; p < ct.length; p += DECRYPT_STEP) d.update(ct.subarray(p, Math.min(ct.length, p + DECRYPT_STEP))).copy(decrypted, p)
-  }
-  let plain = decrypted.subarray(0, ct.length)
-  if (uncompressedLength !== undefined && uncompressedLength > 0) {
-    plainScratch = grow(plainScratch, uncompressedLength)
-    let n: number
-    try {
-      n = dctx.decompress(plainScratch.subarray(0, uncompressedLength), plain)
-    } catch (error) {
-      throw new BadBlob(`zstd decompression failed: ${message(error)}`)
-    }
-    if (n !== uncompressedLength) throw new BadBlob(`decompressed to ${n} bytes, index says ${uncompressedLength}`)
-    plain = plainScratch.subarray(0, n)
-  }
-  const got = oneShotHash('sha256', plain, 'hex')
-  if (got !== id) throw new BadBlob(`content hashes to ${got}`)
 }
 
 /** Bytes of one pack, handed out blob by blob in ascending offset order while every byte is hashed once. */

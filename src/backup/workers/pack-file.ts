@@ -12,10 +12,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {type MasterKey, seal} from '../crypto.js'
+import {type Sealer, sealBound} from '../native.js'
 import {encodePackHeader} from '../pack.js'
 import type {BlobType, PackedBlob} from '../types.js'
 
 const WRITE_BUFFER = 1024 * 1024
+/** Scratch buffer for blobs sealed outside the write buffer (larger than it), shared by a thread's packs. */
+let bigScratch = Buffer.allocUnsafe(0)
 
 export interface StoredPack {
   id: string
@@ -57,11 +60,37 @@ export class PackFile {
     this.write(encrypted)
   }
 
+  /**
+   * Seals a plaintext blob (compressed when `compress` and it pays) straight into the pack's write buffer:
+   * no per-blob allocation. Returns the stored (sealed) length.
+   */
+  addPlain(type: BlobType, id: string, plaintext: Uint8Array, sealer: Sealer, compress: boolean): number {
+    const bound = sealBound(plaintext.length)
+    let r: {length: number; compressed: boolean}
+    if (bound <= this.wbuf.length) {
+      if (this.wlen + bound > this.wbuf.length) this.flushBuffer()
+      r = sealer.seal(plaintext, this.wbuf, this.wlen, compress)
+      this.wlen += r.length
+    } else {
+      this.flushBuffer()
+      if (bigScratch.length < bound) bigScratch = Buffer.allocUnsafeSlow(bound)
+      r = sealer.seal(plaintext, bigScratch, 0, compress)
+      const sealed = bigScratch.subarray(0, r.length)
+      this.hash.update(sealed)
+      writeAll(this.fd, sealed)
+    }
+    const blob: PackedBlob = {id, type, offset: this.bytes, length: r.length}
+    if (r.compressed) blob.uncompressedLength = plaintext.length
+    this.entries.push(blob)
+    this.bytes += r.length
+    return r.length
+  }
+
   private write(b: Buffer): void {
-    this.hash.update(b)
     this.bytes += b.length
     if (this.wlen + b.length > this.wbuf.length) this.flushBuffer()
     if (b.length >= this.wbuf.length) {
+      this.hash.update(b)
       writeAll(this.fd, b)
       return
     }
@@ -69,9 +98,12 @@ export class PackFile {
     this.wlen += b.length
   }
 
+  /** Hashes (pack ID) and writes what the write buffer holds. */
   private flushBuffer(): void {
     if (this.wlen === 0) return
-    writeAll(this.fd, this.wbuf.subarray(0, this.wlen))
+    const b = this.wbuf.subarray(0, this.wlen)
+    this.hash.update(b)
+    writeAll(this.fd, b)
     this.wlen = 0
   }
 
