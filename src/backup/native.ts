@@ -113,3 +113,26 @@ export class Sealer {
     }
   }
 }
+
+/**
+ * Opens blobs one after another into one reused buffer (restore, check and prune workers): nothing is
+ * allocated per blob. The returned plaintext is valid until the next call.
+ */
+export class BlobOpener {
+  private readonly sealer: Sealer
+  private buf: Buffer = Buffer.allocUnsafeSlow(2 * 1024 * 1024)
+  private readonly idBytes = Buffer.alloc(32)
+
+  constructor(key: MasterKey) {
+    this.sealer = new Sealer(key, 0)
+  }
+
+  /** MAC, decryption, decompression (ulen: the index's uncompressed length) and the SHA-256 check against id. */
+  open(sealed: Uint8Array, id: string, ulen: number | undefined): Buffer {
+    const need = (ulen ?? 0) + sealed.length
+    if (this.buf.length < need) this.buf = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2))
+    this.idBytes.write(id, 'hex')
+    const n = this.sealer.open(sealed, this.buf, 0, ulen, this.idBytes, id)
+    return this.buf.subarray(0, n)
+  }
+}

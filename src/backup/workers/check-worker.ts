@@ -10,7 +10,7 @@ import {parentPort, workerData} from 'node:worker_threads'
 
 import {CRYPTO_OVERHEAD, open, type MasterKey} from '../crypto.js'
 import {BlobCorruptError, MacMismatchError} from '../errors.js'
-import {Sealer} from '../native.js'
+import {BlobOpener} from '../native.js'
 import {HEADER_LENGTH_SIZE, parsePackHeader} from '../pack.js'
 import type {PackedBlob} from '../types.js'
 
@@ -57,21 +57,14 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
  * (native.ts Sealer.open) into one reused buffer: nothing is allocated per blob. Memory per worker: the read
  * window and that buffer (about the largest blob's plaintext plus ciphertext), whatever the pack size.
  */
-const sealer = new Sealer(key, 0)
-let scratch: Buffer = Buffer.allocUnsafeSlow(2 * 1024 * 1024)
-const idBytes = Buffer.alloc(32)
-
-const grow = (b: Buffer, n: number): Buffer => (b.length >= n ? b : Buffer.allocUnsafeSlow(Math.max(n, b.length * 2)))
+const opener = new BlobOpener(key)
 
 class BadBlob extends Error {}
 
 function verifyBlob(enc: Buffer, id: string, uncompressedLength?: number): void {
   if (enc.length < CRYPTO_OVERHEAD) throw new BadBlob(`ciphertext too short: ${enc.length} bytes`)
-  const ulen = uncompressedLength !== undefined && uncompressedLength > 0 ? uncompressedLength : undefined
-  scratch = grow(scratch, (ulen ?? 0) + enc.length)
-  idBytes.write(id, 'hex')
   try {
-    sealer.open(enc, scratch, 0, ulen, idBytes, id)
+    opener.open(enc, id, uncompressedLength !== undefined && uncompressedLength > 0 ? uncompressedLength : undefined)
   } catch (error) {
     if (error instanceof MacMismatchError) throw new BadBlob('ciphertext verification failed (MAC mismatch): the data is damaged')
     if (error instanceof BlobCorruptError) throw new BadBlob(error.message.replace(`blob ${id}: `, ''))

@@ -1,6 +1,6 @@
 /**
  * Prune worker: repacks. For each pack it is given it reads the file once, verifies every blob to keep
- * (MAC, decryption, decompression, SHA-256 against the ID: pack.ts decodeBlob) and appends the blob, still
+ * (MAC, decryption, decompression, SHA-256 against the ID: native.ts BlobOpener) and appends the blob, still
  * encrypted as it was, to its own new pack of that blob type, streamed into a temporary file of the
  * repository (PackFile). Finished packs are fsynced and renamed, then reported; the main thread indexes them.
  * Nothing is deleted here. Memory: one old pack plus the write buffers.
@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
 
 import {CRYPTO_OVERHEAD, type MasterKey} from '../crypto.js'
-import {decodeBlob} from '../pack.js'
+import {BlobOpener} from '../native.js'
 import type {BlobType, PackedBlob} from '../types.js'
 import {PackFile, type StoredPack} from './pack-file.js'
 
@@ -32,6 +32,7 @@ export interface PruneJobResult {
 
 const init = workerData as PruneWorkerInit
 const key: MasterKey = {encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR)}
+const opener = new BlobOpener(key)
 const writers: Record<BlobType, PackFile | undefined> = {data: undefined, tree: undefined}
 
 async function close(type: BlobType, out: StoredPack[]): Promise<void> {
@@ -47,7 +48,7 @@ async function repackOne(job: Extract<PruneJob, {t: 'pack'}>, out: StoredPack[])
     if (b.offset + b.length > data.length) throw new Error(`pack ${job.id}: ${b.type} blob ${b.id} lies beyond the end of the file`)
     const enc = data.subarray(b.offset, b.offset + b.length)
     try {
-      decodeBlob(key, enc, b.id, b.uncompressedLength)
+      opener.open(enc, b.id, b.uncompressedLength)
     } catch (error) {
       throw new Error(`pack ${job.id}: ${b.type} blob ${b.id} is damaged: ${error instanceof Error ? error.message : String(error)}`)
     }

@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
 
 import type {MasterKey} from '../crypto.js'
-import {Sealer} from '../native.js'
+import {BlobOpener} from '../native.js'
 
 export interface RestoreWorkerInit {
   key: {encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array}
@@ -75,20 +75,7 @@ const init = workerData as RestoreWorkerInit
 const port = parentPort!
 const key: MasterKey = {encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR)}
 
-// Blobs are opened (MAC, decrypt, decompress, SHA-256 against the ID) in one native call into one reused buffer.
-const sealer = new Sealer(key, 0)
-let plainBuf = Buffer.allocUnsafeSlow(2 * 1024 * 1024)
-const idBytes = Buffer.alloc(32)
-
-/** The blob's verified plaintext, valid until the next call. */
-function openBlob(sealed: Buffer, id: string, ulen: number | undefined): Buffer {
-  const need = (ulen ?? 0) + sealed.length
-  if (plainBuf.length < need) plainBuf = Buffer.allocUnsafeSlow(Math.max(need, plainBuf.length * 2))
-  idBytes.write(id, 'hex')
-  const n = sealer.open(sealed, plainBuf, 0, ulen, idBytes, id)
-  return plainBuf.subarray(0, n)
-}
-
+const opener = new BlobOpener(key)
 let readBuf = Buffer.allocUnsafeSlow(0)
 let zeros = Buffer.alloc(0)
 
@@ -222,7 +209,7 @@ function processPack(job: PackJob): RestoreFromWorker {
       while (job.runs[ri].end < b.offset + b.length) ri++
       const run = job.runs[ri]
       try {
-        plain = openBlob(runBufs[ri].subarray(b.offset - run.start, b.offset - run.start + b.length), b.id, b.ulen)
+        plain = opener.open(runBufs[ri].subarray(b.offset - run.start, b.offset - run.start + b.length), b.id, b.ulen)
       } catch (error) {
         err = (error as Error).message
       }
