@@ -343,8 +343,10 @@ export class Archiver {
 
   /**
    * lstat of a batch of entries. With the inodes cached, synchronous calls are ~3× cheaper than the thread
-   * pool's round trips; when they average more than 30 µs (the disk is being read), the scan switches to
-   * parallel calls through the thread pool, so cold inodes are read concurrently.
+   * pool's round trips; when they average more than 1 ms (a disk that seeks for each inode), the scan switches
+   * to parallel calls through the thread pool, so cold inodes are read concurrently. (At 30 µs a GC pause or a
+   * cold SSD tripped the switch, and the parallel scan cost 0.3 s more on a no-change backup of 47,000 entries,
+   * warm or cold.)
    */
   private async lstatBatch(paths: Buffer[]): Promise<Array<BigIntStats | Error>> {
     if (this.coldScan) return Promise.all(paths.map((p) => lstatRaw(p)))
@@ -356,7 +358,7 @@ export class Archiver {
         return error as Error
       }
     })
-    if (paths.length > 0 && Number(process.hrtime.bigint() - t0) / paths.length > 30_000) this.coldScan = true
+    if (paths.length > 0 && Number(process.hrtime.bigint() - t0) / paths.length > 1_000_000) this.coldScan = true
     return out
   }
 
