@@ -54,7 +54,7 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 /*
  * Blob verification, the hot loop of `check --read-data`: the same steps as pack.ts decodeBlob (verify the
  * Poly1305-AES MAC, AES-256-CTR decrypt, zstd-decompress, SHA-256 against the ID) in one native call
- * (native.ts Sealer.open) into one reused buffer: nothing is allocated per blob. Memory per worker: the read
+ * (native.ts BlobOpener) into one reused buffer: nothing is allocated per blob. Memory per worker: the read
  * window and that buffer (about the largest blob's plaintext plus ciphertext), whatever the pack size.
  */
 const opener = new BlobOpener(key)
