@@ -7,6 +7,7 @@
  */
 import os from 'node:os'
 
+import {LocalBackend} from './backend/local.js'
 import {LockConflictError, NotFoundError} from './errors.js'
 import type {Repository} from './repository.js'
 import {formatGoTime} from './unpacked.js'
@@ -35,7 +36,11 @@ export const WAIT_AFTER_WRITE_MS = 200
 
 export interface LockOptions {
   exclusive?: boolean
-  /** Pause between writing the lock and re-checking for others (default 200 ms). */
+  /**
+   * Pause between writing the lock and re-checking for others (default 200 ms, as restic; 0 on a local folder:
+   * there a lock file is listed the moment its rename returns, and two processes that each write before they
+   * list cannot both miss the other, so the pause buys nothing).
+   */
   waitMs?: number
   /** Refresh interval while held (default 5 min; 0 = never). */
   refreshMs?: number
@@ -205,7 +210,7 @@ function ignoreNotFound(error: unknown): void {
  */
 export async function lockRepository(repo: Repository, opts: LockOptions = {}): Promise<RepositoryLock> {
   const exclusive = opts.exclusive ?? false
-  const waitMs = opts.waitMs ?? WAIT_AFTER_WRITE_MS
+  const waitMs = opts.waitMs ?? (repo.backend instanceof LocalBackend ? 0 : WAIT_AFTER_WRITE_MS)
   const deadline = Date.now() + (opts.retryMs ?? 0)
   for (;;) {
     try {

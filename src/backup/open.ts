@@ -11,7 +11,7 @@ import {defaultRepositoryPath, expandHome} from '../config/paths.js'
 import {LifeboatError, UsageError} from '../errors.js'
 import {runTool} from '../exec/runner.js'
 import {LocalBackend} from './backend/local.js'
-import {S3Backend, type S3Options} from './backend/s3.js'
+import type {S3Options} from './backend/s3.js'
 import {NoRepositoryError} from './errors.js'
 import {randomPolynomial} from './polynomial.js'
 import {type InitOptions, Repository, type RepositoryOptions} from './repository.js'
@@ -54,9 +54,12 @@ export function resolveLocation(flag: string | undefined, config: LifeboatConfig
   return {location: defaultRepositoryPath(env), source: 'default'}
 }
 
-/** The storage behind a location string. */
-export function backendFor(location: string, opts: BackendOptions = {}): Backend {
-  if (location.startsWith('s3:')) return new S3Backend(location, opts.s3)
+/** The storage behind a location string. The S3 backend (and the AWS SDK) is loaded only for an S3 location. */
+export async function backendFor(location: string, opts: BackendOptions = {}): Promise<Backend> {
+  if (location.startsWith('s3:')) {
+    const {S3Backend} = await import('./backend/s3.js')
+    return new S3Backend(location, opts.s3)
+  }
   if (/^(sftp|rest|b2|azure|gs|swift|rclone):/.test(location)) {
     throw new UsageError(`unsupported repository location ${location}`, {code: 'UNSUPPORTED_LOCATION', hint: 'use a local folder or an S3 bucket'})
   }
@@ -216,7 +219,7 @@ export interface OpenRequest {
 
 /** Opens an existing repository. */
 export async function openRepository(r: OpenRequest): Promise<Repository> {
-  const backend = backendFor(r.location.location, r.backend)
+  const backend = await backendFor(r.location.location, r.backend)
   if (!(await backend.exists({type: 'config', name: 'config'}))) {
     throw new NoRepositoryError(backend.location)
   }
@@ -225,7 +228,7 @@ export async function openRepository(r: OpenRequest): Promise<Repository> {
 
 /** Creates a repository; refuses an existing one. */
 export async function initRepository(r: OpenRequest & {init?: InitOptions}): Promise<Repository> {
-  const backend = backendFor(r.location.location, r.backend)
+  const backend = await backendFor(r.location.location, r.backend)
   if (await backend.exists({type: 'config', name: 'config'})) {
     throw new LifeboatError(`a repository already exists at ${backend.location}`, {code: 'REPOSITORY_EXISTS', where: backend.location})
   }

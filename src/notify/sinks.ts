@@ -4,11 +4,11 @@
  * JSON on stdin, timeout). `notifyAll` never throws: a failing sink is returned as a failed delivery, so a
  * notifier can never fail the job it reports.
  */
-import {PublishCommand, SNSClient} from '@aws-sdk/client-sns'
+import type {SNSClient} from '@aws-sdk/client-sns'
 import {createHmac} from 'node:crypto'
 import fs from 'node:fs/promises'
 
-import {type AwsOptions, makeAwsClient} from '../aws/clients.js'
+import type {AwsOptions} from '../aws/clients.js'
 import type {SinkConfig} from '../config/schema.js'
 import {errorMessage} from '../errors.js'
 import {runTool} from '../exec/runner.js'
@@ -75,6 +75,9 @@ export async function sendTo(sink: SinkConfig, event: JobEvent, opts: NotifyOpti
 async function sendSns(sink: Extract<SinkConfig, {type: 'sns'}>, event: JobEvent, opts: NotifyOptions): Promise<Delivery> {
   // The topic's region is in its ARN; an explicit `region:` wins, then the ARN, then config/SDK.
   const arnRegion = sink.topicArn.split(':')[3] || undefined
+  // The SDK is loaded only when a notification goes to SNS: every job command imports this module.
+  const {PublishCommand, SNSClient} = await import('@aws-sdk/client-sns')
+  const {makeAwsClient} = await import('../aws/clients.js')
   const client =
     opts.snsClient?.(sink) ??
     makeAwsClient(SNSClient, {profile: sink.profile ?? opts.aws?.profile, region: sink.region ?? arnRegion ?? opts.aws?.region})

@@ -38,7 +38,7 @@ export async function repositoryFacts(config: LifeboatConfig, env: NodeJS.Proces
       ? entries.map(([name]) => resolveLocation(name, config, {}))
       : [resolveLocation(undefined, config, env)]
   // Nothing configured and no default repository: nothing to show (not a warning on a machine without backups).
-  if (entries.length === 0 && targets[0].source === 'default' && !(await backendFor(targets[0].location).exists({type: 'config', name: 'config'}))) return []
+  if (entries.length === 0 && targets[0].source === 'default' && !(await (await backendFor(targets[0].location)).exists({type: 'config', name: 'config'}))) return []
   return Promise.all(
     targets.map(async (loc) => {
       const name = loc.name ?? (loc.source === 'default' ? 'default' : loc.location)

@@ -67,7 +67,7 @@ When the default local repository does not exist yet, it is created first.`
     const loc = await this.location()
     let created = false
     let repo: Repository
-    const exists = await backendFor(loc.location, await this.backendOptions()).exists({type: 'config', name: 'config'})
+    const exists = await (await backendFor(loc.location, await this.backendOptions())).exists({type: 'config', name: 'config'})
     if (!exists && loc.source === 'default' && !f['dry-run']) {
       repo = await this.initRepo(loc)
       created = true
