@@ -11,9 +11,7 @@
  * The repository format is restic's (doc/design.rst); src/backup/crypto.ts is the reference implementation in
  * TypeScript and the tests hold the two to the same bytes.
  */
-#include <fcntl.h>
 #include <math.h>
-#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,40 +478,6 @@ static napi_value open_blob(napi_env env, napi_callback_info info) {
   return make_i64(env, (int64_t)plain);
 }
 
-/* ------------------------------------------------------------------------------------------------ I/O */
-
-/*
- * readahead(path, offset, length) → whether the kernel was asked: starts reading [offset, offset+length) of the
- * file (length 0: to its end) into the page cache in the background (posix_fadvise WILLNEED), so a worker's
- * later reads of it do not wait for the disk. Errors (a missing file) are ignored: the real read reports them.
- */
-static napi_value readahead_file(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char path[4096];
-  size_t plen = 0;
-  int64_t off = 0, len = 0;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &plen) != napi_ok ||
-      napi_get_value_int64(env, argv[1], &off) != napi_ok || napi_get_value_int64(env, argv[2], &len) != napi_ok)
-    return throw_err(env, "readahead(path, offset, length)");
-  napi_value r;
-  if (plen >= sizeof(path) - 1 || off < 0 || len < 0) {
-    napi_get_boolean(env, false, &r);
-    return r;
-  }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  int ok = 0;
-  if (fd >= 0) {
-#ifdef POSIX_FADV_WILLNEED
-    ok = posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED) == 0;
-#endif
-    close(fd);
-  }
-  napi_get_boolean(env, ok, &r);
-  return r;
-}
-
 /* ------------------------------------------------------------------------------------------------ module */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -526,7 +490,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL},
       {"sealBound", NULL, seal_bound, NULL, NULL, NULL, napi_default, NULL},
       {"open", NULL, open_blob, NULL, NULL, NULL, napi_default, NULL},
-      {"readahead", NULL, readahead_file, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

@@ -28,7 +28,6 @@ import {HEADER_LENGTH_SIZE} from './pack.js'
 import type {Repository} from './repository.js'
 import {decodeTree} from './tree.js'
 import type {BlobType, ColdReadOptions, IndexPackEntry, ProgressListener, TreeNode} from './types.js'
-import {readahead} from './native.js'
 import type {CheckJob, CheckJobResult, CheckWorkerInit} from './workers/check-worker.js'
 
 /** Packs downloading or queued per check worker when the repository is remote (S3). */
@@ -486,8 +485,6 @@ class Checker {
           outstanding++
           if (local) {
             job.path = local.filename({type: 'pack', name: p.id})
-            // The job waits behind the worker's current pack: meanwhile the kernel reads this one.
-            readahead(job.path)
             w.postMessage(job)
             return
           }

@@ -20,7 +20,6 @@ interface Addon {
   seal(h: Handle, plaintext: Uint8Array, out: Uint8Array, offset: number, compress: boolean): number
   sealBound(n: number): number
   open(h: Handle, sealed: Uint8Array, out: Uint8Array, offset: number, uncompressedLength: number, id: Uint8Array | null): number
-  readahead(path: string, offset: number, length: number): boolean
 }
 
 function load(): Addon {
@@ -72,14 +71,6 @@ export class NativeChunker {
 /** SHA-256 of data into out[offset..offset+32]. */
 export function sha256Into(data: Uint8Array, out: Uint8Array, offset = 0): void {
   addon.sha256Into(data, out, offset)
-}
-
-/**
- * Asks the kernel to read [offset, offset+length) of a file (length 0: to its end) into the page cache in the
- * background (posix_fadvise WILLNEED), for a file a worker will read next. Errors are ignored (false).
- */
-export function readahead(path: string, offset = 0, length = 0): boolean {
-  return addon.readahead(path, offset, length)
 }
 
 /** Bytes Sealer.seal may write for a plaintext of n bytes. */
