@@ -375,9 +375,12 @@ export class Archiver {
     if (this.o.oneFileSystem && !isTarget && !this.rootDevs.has(st.dev)) return Promise.resolve(undefined)
     if (!st.isFile()) return this.entryWithStat(p, name, pnode, st, display)
     this.inflightFiles++
-    return this.entryWithStat(p, name, pnode, st, display).finally(() => {
-      if (--this.inflightFiles <= MAX_INFLIGHT_FILES / 2 && this.inflightWaiters.length > 0) for (const w of this.inflightWaiters.splice(0)) w()
-    })
+    return this.entryWithStat(p, name, pnode, st, display).finally(() => this.releaseInflight(1))
+  }
+
+  private releaseInflight(n: number): void {
+    this.inflightFiles -= n
+    if (this.inflightFiles <= MAX_INFLIGHT_FILES / 2 && this.inflightWaiters.length > 0) for (const w of this.inflightWaiters.splice(0)) w()
   }
 
   private async entryWithStat(p: Buffer, name: Buffer, pnode: TreeNode | undefined, st: BigIntStats, display: string): Promise<TreeNode | undefined> {
@@ -498,12 +501,19 @@ export class Archiver {
     const base = dir.length === 1 && dir[0] === 0x2f ? Buffer.alloc(0) : dir
     const started: Array<Promise<TreeNode | undefined>> = []
     for (let i = 0; i < names.length; i += STAT_BATCH) {
-      // Hold the scanner back while the workers have plenty to do: memory stays bounded on huge trees.
-      if (this.inflightFiles > MAX_INFLIGHT_FILES) await new Promise<void>((r) => this.inflightWaiters.push(r))
+      // Hold the scanner back while the workers have plenty to do: memory stays bounded on huge trees. Many
+      // folders wait here at once and are woken together, so each re-checks, and the batch counts as in flight
+      // from before its lstat (an await) until its entries are started and count for themselves.
+      while (this.inflightFiles > MAX_INFLIGHT_FILES) await new Promise<void>((r) => this.inflightWaiters.push(r))
       const batch = names.slice(i, i + STAT_BATCH).map((name) => ({name, path: Buffer.concat([base, SEP, name])}))
       const kept = this.excludes.empty ? batch : batch.filter((e) => !this.excludes.matches(e.path.toString('latin1')))
-      const stats = await this.lstatBatch(kept.map((e) => e.path))
-      for (const [k, e] of kept.entries()) started.push(this.entry(e.path, e.name, parent?.get(e.name.toString('latin1')), stats[k]))
+      this.inflightFiles += kept.length
+      try {
+        const stats = await this.lstatBatch(kept.map((e) => e.path))
+        for (const [k, e] of kept.entries()) started.push(this.entry(e.path, e.name, parent?.get(e.name.toString('latin1')), stats[k]))
+      } finally {
+        this.releaseInflight(kept.length)
+      }
     }
     const nodes = await Promise.all(started)
     // Entries that vanished or could not be read are left out (each was reported as a warning).
