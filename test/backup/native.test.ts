@@ -1,11 +1,14 @@
 import {expect} from 'chai'
 import {createHash, randomBytes} from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import {compress, decompress} from 'zstd-napi'
 
 import {ChunkSplitter, chunkerTables} from '../../src/backup/chunker.js'
 import {CRYPTO_OVERHEAD, newMasterKey, open, seal, type MasterKey} from '../../src/backup/crypto.js'
 import {BlobCorruptError, MacMismatchError} from '../../src/backup/errors.js'
-import {NativeChunker, Sealer, sealBound, sha256Into} from '../../src/backup/native.js'
+import {NativeChunker, READ_FIELDS, readFiles, Sealer, sealBound, sha256Into} from '../../src/backup/native.js'
 import {randomPolynomial} from '../../src/backup/polynomial.js'
 import {goRandomBytes} from './fixtures/go-math-rand.js'
 
@@ -125,5 +128,34 @@ describe('backup/native (C hot path against the TypeScript reference)', () => {
       expect(() => sealer.open(compressedSealed, out, 0, text.length - 1, id, 'ab')).to.throw(BlobCorruptError, /zstd/)
       expect(() => new Sealer(newMasterKey(), 1).open(plainSealed, out2, 0, undefined)).to.throw(MacMismatchError)
     })
+  })
+
+  it('reads a group of files whole on the thread pool: contents, size, mtime, and the errno of a missing one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-native-'))
+    try {
+      const a = path.join(dir, 'a.txt')
+      const b = path.join(dir, 'b.bin')
+      fs.writeFileSync(a, 'hello')
+      fs.writeFileSync(b, data.subarray(0, 70_000))
+      const names = [a, path.join(dir, 'missing'), b]
+      const paths = Buffer.concat(names.flatMap((n) => [Buffer.from(n), Buffer.alloc(1)]))
+      const out = Buffer.alloc(100_000)
+      // Capacity one byte over the expected size; b is given one byte less than it has, as a file that grew.
+      const slots = new Float64Array([0, 6, 10, 6, 100, 69_999])
+      const results = new Float64Array(3 * READ_FIELDS)
+      await readFiles(paths, 3, out, slots, results)
+      expect(results[0]).to.equal(5)
+      expect(out.subarray(0, 5).toString()).to.equal('hello')
+      expect(results[2]).to.equal(5)
+      const st = fs.statSync(a, {bigint: true})
+      expect(BigInt(results[3]) * 1_000_000_000n + BigInt(results[4])).to.equal(st.mtimeNs)
+      expect(results[READ_FIELDS + 1]).to.equal(os.constants.errno.ENOENT)
+      expect(results[READ_FIELDS + 5]).to.equal(1) // failed at open
+      expect(results[2 * READ_FIELDS]).to.equal(69_999)
+      expect(results[2 * READ_FIELDS + 2]).to.equal(70_000)
+      expect(out.subarray(100, 100 + 69_999)).to.deep.equal(data.subarray(0, 69_999))
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true})
+    }
   })
 })

@@ -3,11 +3,12 @@
  * the new chunks, and stores finished data packs itself. The main thread only gets blob IDs and pack lists.
  */
 import fs from 'node:fs'
+import util from 'node:util'
 import {parentPort, workerData} from 'node:worker_threads'
 
 import {chunkerTables, CHUNKER_MAX_SIZE, CHUNKER_MIN_SIZE} from '../chunker.js'
 import {CRYPTO_OVERHEAD, type MasterKey} from '../crypto.js'
-import {NativeChunker, Sealer, sha256Into} from '../native.js'
+import {NativeChunker, READ_FIELDS, readFiles, Sealer, sha256Into} from '../native.js'
 import {parsePolynomial} from '../polynomial.js'
 import {KnownSet} from './known-set.js'
 import {PackFile} from './pack-file.js'
@@ -123,43 +124,90 @@ const PREFETCH_BYTES = 16 * 1024 * 1024
 
 interface Prefetched {
   data?: Buffer
-  st?: fs.BigIntStats
+  /** Size and mtime (ns, decimal) that fstat gave after the read. */
+  size?: number
+  mtimeNs?: string
   error?: NodeJS.ErrnoException
 }
 
-/** Reads a small file whole through the thread pool (open, read, fstat, close), never throwing. */
-function prefetch(job: FileJob): Promise<Prefetched> {
-  const p = Buffer.from(job.path.buffer, job.path.byteOffset, job.path.byteLength)
-  return new Promise((resolve) => {
-    const opened = (e: NodeJS.ErrnoException | null, fd: number) => {
-      if (e) return resolve({error: e})
-      // One byte more than expected, to notice a file that grew since the scan.
-      const data = Buffer.allocUnsafe(job.size + 1)
-      let n = 0
-      const finish = (err?: NodeJS.ErrnoException | null) => {
-        if (err) return fs.close(fd, () => resolve({error: err}))
-        fs.fstat(fd, {bigint: true}, (e2, st) => fs.close(fd, () => resolve(e2 ? {error: e2} : {data: data.subarray(0, n), st})))
-      }
-      const more = () =>
-        fs.read(fd, data, n, data.length - n, null, (err, got) => {
-          if (err) return finish(err)
-          n += got
-          if (got === 0 || n === data.length) finish()
-          else more()
-        })
-      more()
-    }
-    fs.open(p, fs.constants.O_RDONLY | fs.constants.O_NOATIME, (e, fd) => {
-      if (e?.code === 'EPERM') fs.open(p, fs.constants.O_RDONLY, opened)
-      else opened(e, fd)
-    })
-  })
+/**
+ * Where read-ahead files land: one buffer used as a ring, taken in file order and given back in the same order
+ * once a file is processed (a fresh Buffer per small file left tens of MB of garbage per worker between GCs).
+ */
+class ReadAheadRing {
+  private readonly buf = Buffer.allocUnsafeSlow(PREFETCH_BYTES + 2 * (PREFETCH_MAX_FILE + 1))
+  private readonly used: Array<{start: number; end: number}> = []
+  private head = 0
+
+  /** n bytes, or undefined while the ring has no room for them. */
+  take(n: number): Buffer | undefined {
+    if (this.used.length === 0) this.head = 0
+    const first = this.used.length > 0 ? this.used[0].start : 0
+    let start: number
+    if (this.used.length === 0 || this.head > first) {
+      if (this.head + n <= this.buf.length) start = this.head
+      else if (n <= first) start = 0
+      else return undefined
+    } else if (this.head + n <= first) start = this.head
+    else return undefined
+    this.used.push({start, end: start + n})
+    this.head = start + n
+    return this.buf.subarray(start, start + n)
+  }
+
+  /** Gives back the oldest slice taken. */
+  release(): void {
+    this.used.shift()
+  }
+}
+
+const ring = new ReadAheadRing()
+const NUL = Buffer.alloc(1)
+
+/** Small files read in one thread-pool job (native readFiles): one round trip instead of four per file. */
+const GROUP_FILES = 16
+const GROUP_BYTES = 1024 * 1024
+const CALLS = ['', 'open', 'read', 'fstat']
+const errnoNames = util.getSystemErrorMap()
+
+/**
+ * Reads a group of small files whole, each into its ring slice (open, read, fstat, close on one pool thread);
+ * one promise per file, never rejected (a failure is the file's error).
+ */
+function prefetchGroup(jobs: FileJob[], slices: Buffer[]): Array<Promise<Prefetched>> {
+  const paths = Buffer.concat(jobs.flatMap((j) => [Buffer.from(j.path.buffer, j.path.byteOffset, j.path.byteLength), NUL]))
+  const slots = new Float64Array(jobs.length * 2)
+  const ringView = Buffer.from(slices[0].buffer)
+  for (let k = 0; k < jobs.length; k++) {
+    slots[2 * k] = slices[k].byteOffset
+    slots[2 * k + 1] = slices[k].length
+  }
+  const results = new Float64Array(jobs.length * READ_FIELDS)
+  const done = readFiles(paths, jobs.length, ringView, slots, results)
+  return jobs.map((job, k) =>
+    done.then(
+      (): Prefetched => {
+        const o = k * READ_FIELDS
+        const errno = results[o + 1]
+        if (errno !== 0) {
+          const [code, text] = errnoNames.get(-errno) ?? ['EIO', 'i/o error']
+          const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${CALLS[results[o + 5]] || 'open'} '${Buffer.from(job.path).toString()}'`)
+          e.code = code
+          e.errno = -errno
+          return {error: e}
+        }
+        const mtimeNs = (BigInt(results[o + 3]) * 1_000_000_000n + BigInt(results[o + 4])).toString()
+        return {data: slices[k].subarray(0, results[o]), size: results[o + 2], mtimeNs}
+      },
+      (error: unknown): Prefetched => ({error: error as NodeJS.ErrnoException}),
+    ),
+  )
 }
 
 /** Chunks and stores a file read whole. */
 async function processPrefetched(job: FileJob, f: Prefetched): Promise<FileResult> {
   const r: FileResult = {job: job.job, content: [], bytes: 0, newBlobs: 0, newBytes: 0}
-  if (f.error || !f.data || !f.st) return {...r, content: null, error: f.error?.message ?? 'cannot read file', errorCode: f.error?.code}
+  if (f.error || !f.data) return {...r, content: null, error: f.error?.message ?? 'cannot read file', errorCode: f.error?.code}
   const data = f.data
   r.bytes = data.length
   if (data.length <= CHUNKER_MIN_SIZE) {
@@ -174,7 +222,7 @@ async function processPrefetched(job: FileJob, f: Prefetched): Promise<FileResul
     splitter.end()
     if (start < data.length) await saveChunk(data.subarray(start), r)
   }
-  if (Number(f.st.size) !== job.size || f.st.mtimeNs.toString() !== job.mtimeNs || r.bytes !== job.size) r.changed = true
+  if (f.size !== job.size || f.mtimeNs !== job.mtimeNs || r.bytes !== job.size) r.changed = true
   return r
 }
 
@@ -186,19 +234,36 @@ async function processBatch(batch: FileJob[]): Promise<FileResult[]> {
   let aheadBytes = 0
   for (let i = 0; i < batch.length; i++) {
     while (next < batch.length && (aheadBytes < PREFETCH_BYTES || next <= i)) {
-      const j = batch[next]
-      if (j.size <= PREFETCH_MAX_FILE) {
-        ahead.set(next, prefetch(j))
-        aheadBytes += j.size
+      // A group of consecutive small files, each with its ring slice: one byte more than expected, to notice a
+      // file that grew since the scan. With nothing ahead the ring is empty, so the next file always gets one.
+      const group: FileJob[] = []
+      const slices: Buffer[] = []
+      let groupBytes = 0
+      while (next < batch.length && group.length < GROUP_FILES && groupBytes < GROUP_BYTES && batch[next].size <= PREFETCH_MAX_FILE) {
+        const data = ring.take(batch[next].size + 1)
+        if (!data) break
+        group.push(batch[next])
+        slices.push(data)
+        groupBytes += batch[next].size
+        next++
       }
-      next++
+      if (group.length > 0) {
+        const files = prefetchGroup(group, slices)
+        for (let k = 0; k < group.length; k++) ahead.set(next - group.length + k, files[k])
+        aheadBytes += groupBytes
+      } else if (next < batch.length && batch[next].size > PREFETCH_MAX_FILE) next++
+      else break
     }
     const pending = ahead.get(i)
     if (pending) {
       ahead.delete(i)
       const f = await pending
       aheadBytes -= batch[i].size
-      results.push(await processPrefetched(batch[i], f))
+      try {
+        results.push(await processPrefetched(batch[i], f))
+      } finally {
+        ring.release()
+      }
     } else results.push(await processFile(batch[i]))
   }
   return results
