@@ -3,7 +3,7 @@ import {z} from 'zod'
 
 import type {BackupPlanInput, BackupRule, BackupRuleInput, BackupSelection, Condition, ConditionParameter, Lifecycle} from '@aws-sdk/client-backup'
 
-import {parseYamlWithSchema} from '../config/load.js'
+import {parseYamlWithSchema} from '../config/parse.js'
 import {ConfigError} from '../errors.js'
 import {stableJson} from './util.js'
 

@@ -1,4 +1,3 @@
-import {Listr, ListrLogger, ProcessOutput} from 'listr2'
 
 import {describeProgress, type ProgressEvent, type ProgressListener, RateMeter} from '../progress.js'
 import {isCI} from './prompt.js'
@@ -32,6 +31,8 @@ export async function withProgress<T>(title: string, opts: ProgressOptions, work
     return work(printer)
   }
 
+  // listr2 is loaded only for a terminal: scripts and cron never pay for it.
+  const {Listr, ListrLogger, ProcessOutput} = await import('listr2')
   let result!: T
   const meter = new RateMeter()
   let lastUpdate = 0

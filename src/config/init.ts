@@ -4,7 +4,7 @@ import {stringify} from 'yaml'
 
 import {LifeboatError} from '../errors.js'
 import {writeFileAtomic} from '../fsutil.js'
-import {parseConfigText} from './load.js'
+import {parseConfigText} from './parse.js'
 
 export interface InitAnswers {
   repository: string

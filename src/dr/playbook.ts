@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import {isMap, isSeq, isScalar, LineCounter, parseDocument, type Document} from 'yaml'
 
-import {parseYamlWithSchema} from '../config/load.js'
+import {parseYamlWithSchema} from '../config/parse.js'
 import {ConfigError, type ConfigIssue} from '../errors.js'
 import {findReferences, type Accessor} from './interpolate.js'
 import {playbookSchema, type Playbook, type PlaybookStep} from './schema.js'

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-s3'
 import {z} from 'zod'
 
-import {parseYamlWithSchema} from '../config/load.js'
+import {parseYamlWithSchema} from '../config/parse.js'
 import {UsageError} from '../errors.js'
 import {isS3Error, s3Call, s3Failure} from './errors.js'
 import {PACK_TAG_KEY} from './layout.js'

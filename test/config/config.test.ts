@@ -4,7 +4,7 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {parseConfigText} from '../../src/config/load.js'
+import {parseConfigText} from '../../src/config/parse.js'
 import {ConfigError} from '../../src/errors.js'
 import {ROOT, isolateEnv} from '../helpers/env.js'
 

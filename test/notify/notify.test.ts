@@ -8,7 +8,7 @@ import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 
-import {parseConfigText} from '../../src/config/load.js'
+import {parseConfigText} from '../../src/config/parse.js'
 import type {SinkConfig} from '../../src/config/schema.js'
 import {ConfigError} from '../../src/errors.js'
 import {eventSubject, eventText, type JobEvent} from '../../src/notify/event.js'
