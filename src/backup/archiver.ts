@@ -148,7 +148,7 @@ export class Archiver {
       if (!this.o.dryRun) {
         const backend = this.repo.backend
         let repoRoot: string
-        let onPack: (id: string, blobs: PackedBlob[], size: number) => Promise<void>
+        let onPack: (id: string, blobs: PackedBlob[], size: number, md5?: string) => Promise<void>
         if (backend instanceof LocalBackend) {
           repoRoot = backend.location
           onPack = (id, blobs) => this.repo.registerPack(id, blobs)
@@ -157,7 +157,7 @@ export class Archiver {
           const staging = await makeStagingFolder(this.o.stagingDir)
           uploader = new PackUploader(this.repo, backend as Backend & Required<Pick<Backend, 'saveFile'>>, staging, this.o.uploadConnections ?? 5)
           repoRoot = staging
-          onPack = (id, blobs, size) => uploader!.enqueue(id, blobs, size)
+          onPack = (id, blobs, size, md5) => uploader!.enqueue(id, blobs, size, md5)
         }
         // Started on the first file to read: a backup where nothing changed never pays for the workers.
         this.startPool = () => new BlobPool({
@@ -169,10 +169,12 @@ export class Archiver {
           knownDataIds: this.repo.index.blobIds('data'),
           workers: this.o.workers,
           maxPacksWaiting: uploader ? 2 : undefined,
-          onPack: async (id, blobs, size) => {
+          // Staged packs are uploaded with Content-MD5: the workers hash it while writing, not the uploader after.
+          md5: uploader !== undefined,
+          onPack: async (id, blobs, size, md5) => {
             this.c.dataAddedPacked += size
             this.c.dataBlobs += blobs.length
-            await onPack(id, blobs, size)
+            await onPack(id, blobs, size, md5)
           },
         })
       }

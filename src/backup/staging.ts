@@ -32,7 +32,7 @@ export class PackUploader {
   ) {}
 
   /** Starts the upload of a staged pack; waits while `connections` uploads are running. */
-  async enqueue(id: string, blobs: PackedBlob[], size: number): Promise<void> {
+  async enqueue(id: string, blobs: PackedBlob[], size: number, md5?: string): Promise<void> {
     if (this.error) throw this.error
     while (this.uploads.size >= this.connections) {
       await Promise.race(this.uploads)
@@ -40,7 +40,7 @@ export class PackUploader {
     }
     const file = path.join(this.stagingRoot, 'data', id.slice(0, 2), id)
     const p: Promise<void> = (async () => {
-      await this.backend.saveFile({type: 'pack', name: id}, file, size, {packType: 'data'})
+      await this.backend.saveFile({type: 'pack', name: id}, file, size, {packType: 'data', md5})
       await fs.unlink(file).catch(() => {})
       this.uploadedBytes += size
       this.uploadedPacks++

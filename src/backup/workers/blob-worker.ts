@@ -44,7 +44,7 @@ async function finishPack(): Promise<void> {
   while (uploads.size >= MAX_FINISHING) await Promise.race(uploads)
   const p: Promise<void> = pf
     .finish()
-    .then((stored) => post({t: 'pack', id: stored.id, blobs: stored.blobs, size: stored.size}))
+    .then((stored) => post({t: 'pack', id: stored.id, blobs: stored.blobs, size: stored.size, md5: stored.md5}))
     .catch((error: unknown) => {
       pf.abort()
       uploadError ??= error
@@ -60,7 +60,7 @@ async function saveChunk(chunk: Buffer, r: FileResult): Promise<void> {
   r.content!.push(id)
   if (seen.has(id) || known.has(digest)) return
   seen.add(id)
-  packer ??= new PackFile(init.repoRoot, key, init.fsync)
+  packer ??= new PackFile(init.repoRoot, key, init.fsync, init.md5)
   packer.addPlain('data', id, chunk, sealer, init.level > 0)
   r.newBlobs++
   r.newBytes += chunk.length

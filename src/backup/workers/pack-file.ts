@@ -24,6 +24,8 @@ export interface StoredPack {
   id: string
   size: number
   blobs: PackedBlob[]
+  /** Base64 MD5 of the file, when asked for (an upload's Content-MD5 without reading the file again). */
+  md5?: string
 }
 
 export class PackFile {
@@ -35,11 +37,15 @@ export class PackFile {
   private wlen = 0
   private bytes = 0
 
+  private readonly md5: Hash | undefined
+
   constructor(
     private readonly repoRoot: string,
     private readonly key: MasterKey,
     private readonly fsync: boolean,
+    md5 = false,
   ) {
+    this.md5 = md5 ? createHash('md5') : undefined
     const rnd = randomBytes(32).toString('hex')
     this.tmp = path.join(repoRoot, 'data', rnd.slice(0, 2), `${rnd}-tmp-${randomBytes(6).toString('hex')}`)
     this.fd = fs.openSync(this.tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
@@ -77,6 +83,7 @@ export class PackFile {
       r = sealer.seal(plaintext, bigScratch, 0, compress)
       const sealed = bigScratch.subarray(0, r.length)
       this.hash.update(sealed)
+      this.md5?.update(sealed)
       writeAll(this.fd, sealed)
     }
     const blob: PackedBlob = {id, type, offset: this.bytes, length: r.length}
@@ -91,6 +98,7 @@ export class PackFile {
     if (this.wlen + b.length > this.wbuf.length) this.flushBuffer()
     if (b.length >= this.wbuf.length) {
       this.hash.update(b)
+      this.md5?.update(b)
       writeAll(this.fd, b)
       return
     }
@@ -103,6 +111,7 @@ export class PackFile {
     if (this.wlen === 0) return
     const b = this.wbuf.subarray(0, this.wlen)
     this.hash.update(b)
+    this.md5?.update(b)
     writeAll(this.fd, b)
     this.wlen = 0
   }
@@ -126,7 +135,9 @@ export class PackFile {
     await fs.promises.rename(this.tmp, final)
     if (this.fsync) await syncDir(dir)
     await fs.promises.chmod(final, 0o400)
-    return {id, size: this.bytes, blobs: this.entries}
+    const out: StoredPack = {id, size: this.bytes, blobs: this.entries}
+    if (this.md5) out.md5 = this.md5.digest('base64')
+    return out
   }
 
   /** Removes the temporary file (after an error). */

@@ -15,11 +15,13 @@ export interface BlobPoolOptions {
   packSize: number
   repoRoot: string
   fsync?: boolean
+  /** Workers also compute each pack's MD5 (reported with it), for uploads. */
+  md5?: boolean
   /** IDs of data blobs the repository already has. */
   knownDataIds: Iterable<string>
   workers?: number
   /** Called (in order per worker) when a worker has stored a pack. */
-  onPack: (id: string, blobs: PackedBlob[], size: number) => void | Promise<void>
+  onPack: (id: string, blobs: PackedBlob[], size: number, md5?: string) => void | Promise<void>
   /**
    * Stop handing out files while this many stored packs wait for `onPack` (a remote repository uploads them
    * from a local staging folder: this bounds how much of it piles up when the network is slower than the disk).
@@ -65,6 +67,7 @@ export class BlobPool {
       packSize: o.packSize,
       repoRoot: o.repoRoot,
       fsync: o.fsync ?? true,
+      md5: o.md5,
       known: buildKnownSet(o.knownDataIds),
     }
     for (let i = 0; i < n; i++) {
@@ -154,7 +157,7 @@ export class BlobPool {
         for (const s of this.slots) if (s !== slot) this.send(s, {t: 'known', ids})
         this.packsWaiting++
         this.packChain = this.packChain
-          .then(() => this.o.onPack(m.id, m.blobs, m.size))
+          .then(() => this.o.onPack(m.id, m.blobs, m.size, m.md5))
           .catch((error) => this.fail(error))
           .finally(() => {
             this.packsWaiting--

@@ -9,6 +9,8 @@ export interface WorkerInit {
   packSize: number
   repoRoot: string
   fsync: boolean
+  /** Also hash each pack with MD5 (its upload's Content-MD5, when packs are staged for S3). */
+  md5?: boolean
   known: KnownSetData
 }
 
@@ -41,6 +43,6 @@ export type ToWorker =
 
 export type FromWorker =
   | {t: 'results'; results: FileResult[]}
-  | {t: 'pack'; id: string; blobs: PackedBlob[]; size: number}
+  | {t: 'pack'; id: string; blobs: PackedBlob[]; size: number; md5?: string}
   | {t: 'flushed'; seq: number}
   | {t: 'fatal'; message: string; stack?: string}
