@@ -5,6 +5,7 @@
  * tests hold the two to the same bytes and cut points.
  */
 import {createRequire} from 'node:module'
+import util from 'node:util'
 
 import {type ChunkerOptions, type ChunkerTables, CHUNKER_AVERAGE_BITS, CHUNKER_MAX_SIZE, CHUNKER_MIN_SIZE} from './chunker.js'
 import type {MasterKey} from './crypto.js'
@@ -21,6 +22,7 @@ interface Addon {
   sealBound(n: number): number
   open(h: Handle, sealed: Uint8Array, out: Uint8Array, offset: number, uncompressedLength: number, id: Uint8Array | null): number
   readFiles(paths: Uint8Array, count: number, out: Uint8Array, slots: Float64Array, results: Float64Array): Promise<void>
+  lstatMany(paths: Uint8Array, count: number, out: Float64Array): void
 }
 
 function load(): Addon {
@@ -86,6 +88,147 @@ export const READ_FIELDS = 6
 export function readFiles(paths: Uint8Array, count: number, out: Uint8Array, slots: Float64Array, results: Float64Array): Promise<void> {
   return addon.readFiles(paths, count, out, slots, results)
 }
+
+const LSTAT_FIELDS = 16
+const S_IFMT = 0o170000
+const NS = 1_000_000_000n
+
+/**
+ * One lstat result of lstatMany, with the members of fs.BigIntStats that the archiver and node.ts read. The numbers
+ * sit in one Float64Array per batch; a bigint is made only when a member is read.
+ */
+export class RawStat {
+  constructor(
+    private readonly v: Float64Array,
+    private readonly o: number,
+  ) {}
+
+  private fmt(): number {
+    return this.v[this.o + 3] & S_IFMT
+  }
+
+  isFile(): boolean {
+    return this.fmt() === 0o100000
+  }
+
+  isDirectory(): boolean {
+    return this.fmt() === 0o040000
+  }
+
+  isSymbolicLink(): boolean {
+    return this.fmt() === 0o120000
+  }
+
+  isBlockDevice(): boolean {
+    return this.fmt() === 0o060000
+  }
+
+  isCharacterDevice(): boolean {
+    return this.fmt() === 0o020000
+  }
+
+  isFIFO(): boolean {
+    return this.fmt() === 0o010000
+  }
+
+  isSocket(): boolean {
+    return this.fmt() === 0o140000
+  }
+
+  get dev(): bigint {
+    return BigInt(this.v[this.o + 1])
+  }
+
+  get ino(): bigint {
+    return BigInt(this.v[this.o + 2])
+  }
+
+  get mode(): bigint {
+    return BigInt(this.v[this.o + 3])
+  }
+
+  get nlink(): bigint {
+    return BigInt(this.v[this.o + 4])
+  }
+
+  get uid(): bigint {
+    return BigInt(this.v[this.o + 5])
+  }
+
+  get gid(): bigint {
+    return BigInt(this.v[this.o + 6])
+  }
+
+  get rdev(): bigint {
+    return BigInt(this.v[this.o + 7])
+  }
+
+  get size(): bigint {
+    return BigInt(this.v[this.o + 8])
+  }
+
+  get blocks(): bigint {
+    return BigInt(this.v[this.o + 9])
+  }
+
+  get atimeNs(): bigint {
+    return BigInt(this.v[this.o + 10]) * NS + BigInt(this.v[this.o + 11])
+  }
+
+  get mtimeNs(): bigint {
+    return BigInt(this.v[this.o + 12]) * NS + BigInt(this.v[this.o + 13])
+  }
+
+  get ctimeNs(): bigint {
+    return BigInt(this.v[this.o + 14]) * NS + BigInt(this.v[this.o + 15])
+  }
+}
+
+/** The members of an lstat result that the archiver and node.ts read: fs.BigIntStats and RawStat both have them. */
+export type StatLike = Pick<
+  RawStat,
+  | 'isFile'
+  | 'isDirectory'
+  | 'isSymbolicLink'
+  | 'isBlockDevice'
+  | 'isCharacterDevice'
+  | 'isFIFO'
+  | 'isSocket'
+  | 'dev'
+  | 'ino'
+  | 'mode'
+  | 'nlink'
+  | 'uid'
+  | 'gid'
+  | 'rdev'
+  | 'size'
+  | 'blocks'
+  | 'atimeNs'
+  | 'mtimeNs'
+  | 'ctimeNs'
+>
+
+/**
+ * lstat of many paths in one synchronous native call; each entry is a RawStat or an Error like fs.lstatSync's
+ * (code, errno, syscall, path).
+ */
+export function lstatMany(paths: Buffer[]): Array<RawStat | NodeJS.ErrnoException> {
+  const joined = Buffer.concat(paths.flatMap((p) => [p, NUL_BYTE]))
+  const v = new Float64Array(paths.length * LSTAT_FIELDS)
+  addon.lstatMany(joined, paths.length, v)
+  return paths.map((p, i) => {
+    const errno = v[i * LSTAT_FIELDS]
+    if (errno === 0) return new RawStat(v, i * LSTAT_FIELDS)
+    const [code, text] = util.getSystemErrorMap().get(-errno) ?? ['EIO', 'i/o error']
+    const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, lstat '${p.toString()}'`)
+    e.code = code
+    e.errno = -errno
+    e.syscall = 'lstat'
+    return e
+  })
+}
+
+const NUL_BYTE = Buffer.alloc(1)
 
 /** Bytes Sealer.seal may write for a plaintext of n bytes. */
 export function sealBound(n: number): number {

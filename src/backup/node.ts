@@ -10,10 +10,10 @@
  * following symlinks) for every type.
  */
 import {execFile} from 'node:child_process'
-import type {BigIntStats} from 'node:fs'
 import {chmod, close, constants, lchown, lstat, lutimes, open, readFileSync, readlink, symlink, utimes} from 'node:fs'
 import {promisify} from 'node:util'
 import {getAttributeSync, listAttributesSync, setAttribute} from '@napi-rs/xattr'
+import type {StatLike} from './native.js'
 import {isValidUtf8} from './tree.js'
 import type {TreeNode} from './types.js'
 
@@ -70,7 +70,7 @@ export function unixPermissions(goMode: number): number {
   return p
 }
 
-function nodeType(st: BigIntStats): TreeNode['type'] {
+function nodeType(st: StatLike): TreeNode['type'] {
   if (st.isFile()) return 'file'
   if (st.isDirectory()) return 'dir'
   if (st.isSymbolicLink()) return 'symlink'
@@ -221,7 +221,7 @@ export interface NodeFromStatOptions {
  * Builds a tree node (metadata only; `content`/`subtree` are left for the archiver: [] for files,
  * null otherwise) from lstat(path, {bigint: true}). `name` may be a Buffer holding a non-UTF-8 name.
  */
-export async function nodeFromStat(path: FsPath, name: string | Buffer, st: BigIntStats, opts: NodeFromStatOptions = {}): Promise<TreeNode> {
+export async function nodeFromStat(path: FsPath, name: string | Buffer, st: StatLike, opts: NodeFromStatOptions = {}): Promise<TreeNode> {
   const type = nodeType(st)
   const uid = Number(st.uid)
   const gid = Number(st.gid)

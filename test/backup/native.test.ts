@@ -8,7 +8,7 @@ import {compress, decompress} from 'zstd-napi'
 import {ChunkSplitter, chunkerTables} from '../../src/backup/chunker.js'
 import {CRYPTO_OVERHEAD, newMasterKey, open, seal, type MasterKey} from '../../src/backup/crypto.js'
 import {BlobCorruptError, MacMismatchError} from '../../src/backup/errors.js'
-import {NativeChunker, READ_FIELDS, readFiles, Sealer, sealBound, sha256Into} from '../../src/backup/native.js'
+import {lstatMany, NativeChunker, READ_FIELDS, readFiles, Sealer, sealBound, sha256Into} from '../../src/backup/native.js'
 import {randomPolynomial} from '../../src/backup/polynomial.js'
 import {goRandomBytes} from './fixtures/go-math-rand.js'
 
@@ -154,6 +154,34 @@ describe('backup/native (C hot path against the TypeScript reference)', () => {
       expect(results[2 * READ_FIELDS]).to.equal(69_999)
       expect(results[2 * READ_FIELDS + 2]).to.equal(70_000)
       expect(out.subarray(100, 100 + 69_999)).to.deep.equal(data.subarray(0, 69_999))
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('lstats a batch like fs.lstatSync (bigint): every field the archiver reads, types, and the error of a missing path', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-native-'))
+    try {
+      const file = path.join(dir, 'f')
+      fs.writeFileSync(file, 'x'.repeat(1234))
+      fs.symlinkSync('dangling', path.join(dir, 'l'))
+      const names = [file, dir, path.join(dir, 'l'), path.join(dir, 'nope')]
+      const got = lstatMany(names.map((n) => Buffer.from(n)))
+      for (const [i, name] of names.slice(0, 3).entries()) {
+        const want = fs.lstatSync(name, {bigint: true})
+        const st = got[i]
+        if (st instanceof Error) throw st
+        for (const k of ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'blocks', 'atimeNs', 'mtimeNs', 'ctimeNs'] as const) {
+          expect(st[k], `${name} ${k}`).to.equal(want[k])
+        }
+        for (const m of ['isFile', 'isDirectory', 'isSymbolicLink', 'isFIFO', 'isSocket', 'isBlockDevice', 'isCharacterDevice'] as const) {
+          expect(st[m](), `${name} ${m}`).to.equal(want[m]())
+        }
+      }
+      const missing = got[3] as NodeJS.ErrnoException
+      expect(missing).to.be.instanceOf(Error)
+      expect(missing.code).to.equal('ENOENT')
+      expect(missing.message).to.contain(path.join(dir, 'nope'))
     } finally {
       fs.rmSync(dir, {recursive: true, force: true})
     }
