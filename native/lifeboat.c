@@ -16,6 +16,9 @@
 #include <fcntl.h>
 #include <math.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/xattr.h>
+#endif
 #include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -610,25 +613,26 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------------------------------------------------ lstat */
 
 /*
- * lstatMany(paths, count, out: Float64Array) → undefined: lstat of `count` NUL-terminated paths, synchronously (the
- * scanner's inodes are usually cached; a cold disk makes the caller switch to the thread pool). Per path LSTAT_FIELDS
- * numbers: errno (0 = ok), dev, ino, mode, nlink, uid, gid, rdev, size, blocks, atime s, atime ns, mtime s,
- * mtime ns, ctime s, ctime ns. No JS object is made per entry (fs.lstatSync makes 15 BigInts and 4 Dates).
+ * lstatMany(paths, count, out: Float64Array, async) → undefined, or with async a Promise<void>: lstat of `count`
+ * NUL-terminated paths, here or on one thread of the libuv pool (one round trip per batch; batches of many folders
+ * then wait for a cold disk in parallel). Per path
+ * LSTAT_FIELDS numbers: errno (0 = ok), dev, ino, mode, nlink, uid, gid, rdev, size, blocks, atime s, atime ns,
+ * mtime s, mtime ns, ctime s, ctime ns. No JS object is made per entry (fs.lstat makes 15 BigInts and 4 Dates).
  */
 #define LSTAT_FIELDS 16
 
-static napi_value lstat_many(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint8_t *paths;
-  size_t plen, olen;
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref refs[2];
+  const char *paths;
+  size_t paths_len;
   uint32_t count;
   double *out;
-  if (argc < 3 || !get_bytes(env, argv[0], &paths, &plen) || !get_u32(env, argv[1], &count) ||
-      !get_f64(env, argv[2], &out, &olen) || olen < (size_t)count * LSTAT_FIELDS)
-    return throw_err(env, "lstatMany(paths, count, out: Float64Array)");
-  const char *p = (const char *)paths, *end = (const char *)paths + plen;
+} lstat_t;
+
+static void lstat_batch(const char *p, size_t len, uint32_t count, double *out) {
+  const char *end = p + len;
   for (uint32_t i = 0; i < count; i++) {
     double *o = out + (size_t)i * LSTAT_FIELDS;
     memset(o, 0, sizeof(double) * LSTAT_FIELDS);
@@ -649,7 +653,81 @@ static napi_value lstat_many(napi_env env, napi_callback_info info) {
     }
     p = nul + 1;
   }
-  return NULL;
+}
+
+static void lstat_execute(napi_env env, void *data) {
+  (void)env;
+  lstat_t *r = data;
+  lstat_batch(r->paths, r->paths_len, r->count, r->out);
+}
+
+static void lstat_complete(napi_env env, napi_status status, void *data) {
+  lstat_t *r = data;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  if (status == napi_ok) napi_resolve_deferred(env, r->deferred, undef);
+  else {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "lstatMany: cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, r->deferred, err);
+  }
+  for (int k = 0; k < 2; k++) napi_delete_reference(env, r->refs[k]);
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+static napi_value lstat_many(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *paths;
+  size_t plen, olen;
+  uint32_t count;
+  double *out;
+  bool async = false;
+  if (argc < 4 || !get_bytes(env, argv[0], &paths, &plen) || !get_u32(env, argv[1], &count) ||
+      !get_f64(env, argv[2], &out, &olen) || olen < (size_t)count * LSTAT_FIELDS ||
+      napi_get_value_bool(env, argv[3], &async) != napi_ok)
+    return throw_err(env, "lstatMany(paths, count, out: Float64Array, async)");
+  if (!async) {
+    lstat_batch((const char *)paths, plen, count, out);
+    return NULL;
+  }
+  lstat_t *r = calloc(1, sizeof(lstat_t));
+  if (!r) return throw_err(env, "out of memory");
+  r->paths = (const char *)paths, r->paths_len = plen, r->count = count, r->out = out;
+  napi_value promise, name;
+  CHECK(napi_create_reference(env, argv[0], 1, &r->refs[0]));
+  CHECK(napi_create_reference(env, argv[2], 1, &r->refs[1]));
+  CHECK(napi_create_promise(env, &r->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "lifeboat.lstatMany", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, lstat_execute, lstat_complete, r, &r->work));
+  CHECK(napi_queue_async_work(env, r->work));
+  return promise;
+}
+
+/*
+ * xattrListSize(path) → bytes of the path's extended-attribute name list (llistxattr, not following symlinks):
+ * 0 when it has none, -1 when it cannot be told (the caller then asks the long way).
+ */
+static napi_value xattr_list_size(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *p;
+  size_t n;
+  char path[4096];
+  if (argc < 1 || !get_bytes(env, argv[0], &p, &n)) return throw_err(env, "xattrListSize(path: Buffer)");
+  if (n >= sizeof(path) || memchr(p, 0, n)) return make_i64(env, -1);
+  memcpy(path, p, n);
+  path[n] = 0;
+#ifdef __linux__
+  ssize_t x = llistxattr(path, NULL, 0);
+  return make_i64(env, x < 0 ? -1 : (int64_t)x);
+#else
+  return make_i64(env, -1);
+#endif
 }
 
 /* ------------------------------------------------------------------------------------------------ module */
@@ -666,6 +744,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_blob, NULL, NULL, NULL, napi_default, NULL},
       {"readFiles", NULL, read_files, NULL, NULL, NULL, napi_default, NULL},
       {"lstatMany", NULL, lstat_many, NULL, NULL, NULL, napi_default, NULL},
+      {"xattrListSize", NULL, xattr_list_size, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

@@ -22,7 +22,8 @@ interface Addon {
   sealBound(n: number): number
   open(h: Handle, sealed: Uint8Array, out: Uint8Array, offset: number, uncompressedLength: number, id: Uint8Array | null): number
   readFiles(paths: Uint8Array, count: number, out: Uint8Array, slots: Float64Array, results: Float64Array): Promise<void>
-  lstatMany(paths: Uint8Array, count: number, out: Float64Array): void
+  lstatMany(paths: Uint8Array, count: number, out: Float64Array, async: boolean): Promise<void> | undefined
+  xattrListSize(path: Uint8Array): number
 }
 
 function load(): Addon {
@@ -209,13 +210,24 @@ export type StatLike = Pick<
 >
 
 /**
- * lstat of many paths in one synchronous native call; each entry is a RawStat or an Error like fs.lstatSync's
- * (code, errno, syscall, path).
+ * lstat of many paths in one native call, on this thread or (async) as one thread-pool job; each entry is a
+ * RawStat or an Error like fs.lstat's (code, errno, syscall, message with the path).
  */
 export function lstatMany(paths: Buffer[]): Array<RawStat | NodeJS.ErrnoException> {
   const joined = Buffer.concat(paths.flatMap((p) => [p, NUL_BYTE]))
   const v = new Float64Array(paths.length * LSTAT_FIELDS)
-  addon.lstatMany(joined, paths.length, v)
+  addon.lstatMany(joined, paths.length, v, false)
+  return statResults(paths, v)
+}
+
+export async function lstatManyAsync(paths: Buffer[]): Promise<Array<RawStat | NodeJS.ErrnoException>> {
+  const joined = Buffer.concat(paths.flatMap((p) => [p, NUL_BYTE]))
+  const v = new Float64Array(paths.length * LSTAT_FIELDS)
+  await addon.lstatMany(joined, paths.length, v, true)
+  return statResults(paths, v)
+}
+
+function statResults(paths: Buffer[], v: Float64Array): Array<RawStat | NodeJS.ErrnoException> {
   return paths.map((p, i) => {
     const errno = v[i * LSTAT_FIELDS]
     if (errno === 0) return new RawStat(v, i * LSTAT_FIELDS)
@@ -229,6 +241,11 @@ export function lstatMany(paths: Buffer[]): Array<RawStat | NodeJS.ErrnoExceptio
 }
 
 const NUL_BYTE = Buffer.alloc(1)
+
+/** Bytes of a path's extended-attribute name list (not following symlinks): 0 none, -1 cannot tell. */
+export function xattrListSize(path: string | Buffer): number {
+  return addon.xattrListSize(typeof path === 'string' ? Buffer.from(path) : path)
+}
 
 /** Bytes Sealer.seal may write for a plaintext of n bytes. */
 export function sealBound(n: number): number {

@@ -13,7 +13,7 @@ import {execFile} from 'node:child_process'
 import {chmod, close, constants, lchown, lstat, lutimes, open, readFileSync, readlink, symlink, utimes} from 'node:fs'
 import {promisify} from 'node:util'
 import {getAttributeSync, listAttributesSync, setAttribute} from '@napi-rs/xattr'
-import type {StatLike} from './native.js'
+import {type StatLike, xattrListSize} from './native.js'
 import {isValidUtf8} from './tree.js'
 import type {TreeNode} from './types.js'
 
@@ -264,7 +264,8 @@ export async function nodeFromStat(path: FsPath, name: string | Buffer, st: Stat
     default:
       break
   }
-  if (opts.xattrs !== false) {
+  // One cheap native llistxattr first: most entries have no attributes, and then there is nothing to ask.
+  if (opts.xattrs !== false && xattrListSize(path) !== 0) {
     const xattrs = await readExtendedAttributes(path, type === 'symlink')
     if (xattrs.length > 0) node.extended_attributes = xattrs
   }

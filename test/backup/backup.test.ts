@@ -332,6 +332,13 @@ describe('backup crash safety @integration', function () {
     const repo = path.join(dir, 'repo')
     const env = {LIFEBOAT_PASSWORD: 'pw', XDG_CONFIG_HOME: path.join(dir, 'c'), XDG_DATA_HOME: path.join(dir, 'd')}
     await lifeboat(['backup', 'init', '--repo', repo], env)
+    // How long a run that stores one round's new content takes here, whole: the kills are drawn over that span
+    // (a fixed window let most runs finish first once backups got fast).
+    fs.writeFileSync(path.join(src, 'warmup.bin'), crypto.randomBytes(16 << 20))
+    const t0 = Date.now()
+    const warm = await lifeboat(['backup', 'run', '--repo', repo, src], env)
+    expect(warm.code, warm.stderr).to.equal(0)
+    const span = Date.now() - t0
     let kills = 0
     let completed = 0
     for (let round = 0; kills < 22 && round < 45; round++) {
@@ -340,7 +347,7 @@ describe('backup crash safety @integration', function () {
       const {child, exited} = startBackup(repo, src, env)
       let done = false
       void exited.then(() => (done = true))
-      await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 900)))
+      await new Promise((r) => setTimeout(r, 30 + Math.floor(Math.random() * span * 0.9)))
       if (done) completed++
       else {
         child.kill('SIGKILL')

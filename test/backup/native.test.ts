@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -8,7 +9,7 @@ import {compress, decompress} from 'zstd-napi'
 import {ChunkSplitter, chunkerTables} from '../../src/backup/chunker.js'
 import {CRYPTO_OVERHEAD, newMasterKey, open, seal, type MasterKey} from '../../src/backup/crypto.js'
 import {BlobCorruptError, MacMismatchError} from '../../src/backup/errors.js'
-import {lstatMany, NativeChunker, READ_FIELDS, readFiles, Sealer, sealBound, sha256Into} from '../../src/backup/native.js'
+import {lstatMany, lstatManyAsync, NativeChunker, READ_FIELDS, readFiles, Sealer, sealBound, sha256Into, xattrListSize} from '../../src/backup/native.js'
 import {randomPolynomial} from '../../src/backup/polynomial.js'
 import {goRandomBytes} from './fixtures/go-math-rand.js'
 
@@ -159,7 +160,7 @@ describe('backup/native (C hot path against the TypeScript reference)', () => {
     }
   })
 
-  it('lstats a batch like fs.lstatSync (bigint): every field the archiver reads, types, and the error of a missing path', () => {
+  it('lstats a batch like fs.lstatSync (bigint), here or on the thread pool: every field the archiver reads, types, and the error of a missing path', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lb-native-'))
     try {
       const file = path.join(dir, 'f')
@@ -167,6 +168,8 @@ describe('backup/native (C hot path against the TypeScript reference)', () => {
       fs.symlinkSync('dangling', path.join(dir, 'l'))
       const names = [file, dir, path.join(dir, 'l'), path.join(dir, 'nope')]
       const got = lstatMany(names.map((n) => Buffer.from(n)))
+      const viaPool = await lstatManyAsync(names.map((n) => Buffer.from(n)))
+      expect(viaPool.map((st) => (st instanceof Error ? st.message : st.mtimeNs))).to.deep.equal(got.map((st) => (st instanceof Error ? st.message : st.mtimeNs)))
       for (const [i, name] of names.slice(0, 3).entries()) {
         const want = fs.lstatSync(name, {bigint: true})
         const st = got[i]
@@ -182,6 +185,14 @@ describe('backup/native (C hot path against the TypeScript reference)', () => {
       expect(missing).to.be.instanceOf(Error)
       expect(missing.code).to.equal('ENOENT')
       expect(missing.message).to.contain(path.join(dir, 'nope'))
+      // Extended attributes: none on a fresh file; a user.* attribute makes the list non-empty.
+      expect(xattrListSize(file)).to.equal(0)
+      try {
+        execFileSync('setfattr', ['-n', 'user.lifeboat', '-v', 'yes', file])
+        expect(xattrListSize(Buffer.from(file))).to.equal('user.lifeboat'.length + 1)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error // setfattr (package attr) not installed
+      }
     } finally {
       fs.rmSync(dir, {recursive: true, force: true})
     }
