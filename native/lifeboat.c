@@ -502,10 +502,54 @@ static napi_value open_blob(napi_env env, napi_callback_info info) {
 #define O_NOATIME 0
 #endif
 
+/* A job on the libuv pool that resolves a promise; the JS buffers it uses are kept alive until it completes. */
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   napi_ref refs[4];
+  int nrefs;
+} pool_job_t;
+
+static void pool_job_complete(napi_env env, napi_status status, void *data) {
+  pool_job_t *j = data;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  if (status == napi_ok) napi_resolve_deferred(env, j->deferred, undef);
+  else {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "lifeboat native job cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  }
+  for (int k = 0; k < j->nrefs; k++) napi_delete_reference(env, j->refs[k]);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+/* Queues `j` (the first member of a job struct from calloc) running `exec`; returns its promise. */
+static napi_value pool_job_queue(napi_env env, pool_job_t *j, const char *name, napi_async_execute_callback exec,
+                                 napi_value *keep, int nkeep) {
+  napi_value promise, label;
+  for (j->nrefs = 0; j->nrefs < nkeep && j->nrefs < 4; j->nrefs++) CHECK(napi_create_reference(env, keep[j->nrefs], 1, &j->refs[j->nrefs]));
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &label));
+  CHECK(napi_create_async_work(env, NULL, label, exec, pool_job_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float64_array) return 0;
+  *data = ptr;
+  return 1;
+}
+
+typedef struct {
+  pool_job_t job;
   const char *paths;
   size_t paths_len;
   uint32_t count;
@@ -558,32 +602,6 @@ static void readfiles_execute(napi_env env, void *data) {
   }
 }
 
-static void readfiles_complete(napi_env env, napi_status status, void *data) {
-  readfiles_t *r = data;
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  if (status == napi_ok) napi_resolve_deferred(env, r->deferred, undef);
-  else {
-    napi_value msg, err;
-    napi_create_string_utf8(env, "readFiles: the read was cancelled", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_reject_deferred(env, r->deferred, err);
-  }
-  for (int k = 0; k < 4; k++) napi_delete_reference(env, r->refs[k]);
-  napi_delete_async_work(env, r->work);
-  free(r);
-}
-
-static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float64_array) return 0;
-  *data = ptr;
-  return 1;
-}
-
 static napi_value read_files(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -600,14 +618,8 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   if (!r) return throw_err(env, "out of memory");
   r->paths = (const char *)paths, r->paths_len = plen, r->count = count;
   r->out = out, r->out_len = olen, r->slots = slots, r->results = results;
-  napi_value promise, name;
-  int k;
-  for (k = 0; k < 4; k++) CHECK(napi_create_reference(env, argv[k == 0 ? 0 : k + 1], 1, &r->refs[k]));
-  CHECK(napi_create_promise(env, &r->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "lifeboat.readFiles", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, readfiles_execute, readfiles_complete, r, &r->work));
-  CHECK(napi_queue_async_work(env, r->work));
-  return promise;
+  napi_value keep[4] = {argv[0], argv[2], argv[3], argv[4]};
+  return pool_job_queue(env, &r->job, "lifeboat.readFiles", readfiles_execute, keep, 4);
 }
 
 /* ------------------------------------------------------------------------------------------------ lstat */
@@ -622,9 +634,7 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
 #define LSTAT_FIELDS 16
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref refs[2];
+  pool_job_t job;
   const char *paths;
   size_t paths_len;
   uint32_t count;
@@ -661,22 +671,6 @@ static void lstat_execute(napi_env env, void *data) {
   lstat_batch(r->paths, r->paths_len, r->count, r->out);
 }
 
-static void lstat_complete(napi_env env, napi_status status, void *data) {
-  lstat_t *r = data;
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  if (status == napi_ok) napi_resolve_deferred(env, r->deferred, undef);
-  else {
-    napi_value msg, err;
-    napi_create_string_utf8(env, "lstatMany: cancelled", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_reject_deferred(env, r->deferred, err);
-  }
-  for (int k = 0; k < 2; k++) napi_delete_reference(env, r->refs[k]);
-  napi_delete_async_work(env, r->work);
-  free(r);
-}
-
 static napi_value lstat_many(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -697,14 +691,8 @@ static napi_value lstat_many(napi_env env, napi_callback_info info) {
   lstat_t *r = calloc(1, sizeof(lstat_t));
   if (!r) return throw_err(env, "out of memory");
   r->paths = (const char *)paths, r->paths_len = plen, r->count = count, r->out = out;
-  napi_value promise, name;
-  CHECK(napi_create_reference(env, argv[0], 1, &r->refs[0]));
-  CHECK(napi_create_reference(env, argv[2], 1, &r->refs[1]));
-  CHECK(napi_create_promise(env, &r->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "lifeboat.lstatMany", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, lstat_execute, lstat_complete, r, &r->work));
-  CHECK(napi_queue_async_work(env, r->work));
-  return promise;
+  napi_value keep[2] = {argv[0], argv[2]};
+  return pool_job_queue(env, &r->job, "lifeboat.lstatMany", lstat_execute, keep, 2);
 }
 
 /*
