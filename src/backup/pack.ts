@@ -5,10 +5,11 @@
  * type 2/3 (data/tree, zstd): type ‖ len(4) ‖ uncompressed len(4) ‖ id(32) = 41 bytes. Offsets are implied.
  */
 import {createHash, type Hash} from 'node:crypto'
-import {Compressor, decompress} from 'zstd-napi'
+import {decompress} from 'zstd-napi'
 
-import {CRYPTO_OVERHEAD, open, seal, sealedLength, sealInto, type MasterKey} from './crypto.js'
+import {CRYPTO_OVERHEAD, open, seal, type MasterKey} from './crypto.js'
 import {BlobCorruptError, FormatError} from './errors.js'
+import {Sealer, sealBound} from './native.js'
 import type {Backend, BlobType, PackedBlob} from './types.js'
 import {DEFAULT_COMPRESSION_LEVEL} from './unpacked.js'
 
@@ -37,33 +38,27 @@ export interface EncodedBlob {
 }
 
 /**
- * Compresses (when asked and when it helps) and encrypts one plaintext blob.
- * The ID is the SHA-256 of the uncompressed plaintext. Pure CPU: safe to run in worker threads.
+ * Compresses (when asked and when it helps) and encrypts one plaintext blob, through the native Sealer (one set
+ * of AES / Poly1305 / zstd contexts per key and level). The ID is the SHA-256 of the uncompressed plaintext.
+ * Pure CPU: safe to run in worker threads.
  */
 export function encodeBlob(key: MasterKey, plaintext: Uint8Array, compressIt = true, level = DEFAULT_COMPRESSION_LEVEL, id?: string): EncodedBlob {
   const blobId = id ?? sha256Hex(plaintext)
-  if (compressIt && plaintext.length > 0) {
-    const z = compressorFor(level).compress(plaintext)
-    if (z.length < plaintext.length) {
-      return {id: blobId, encrypted: seal(key, z), uncompressedLength: plaintext.length}
-    }
-  }
-  const out = Buffer.allocUnsafe(sealedLength(plaintext.length))
-  sealInto(key, plaintext, out, 0)
-  return {id: blobId, encrypted: out}
+  const out = Buffer.allocUnsafe(sealBound(plaintext.length))
+  // zstd level 0 means its default level; the Sealer's 0 means no compression.
+  const r = sealerFor(key, compressIt ? level || DEFAULT_COMPRESSION_LEVEL : 0).seal(plaintext, out, 0, compressIt && plaintext.length > 0)
+  const encrypted = out.subarray(0, r.length)
+  return r.compressed ? {id: blobId, encrypted, uncompressedLength: plaintext.length} : {id: blobId, encrypted}
 }
 
-const compressors = new Map<number, Compressor>()
+const sealers = new WeakMap<MasterKey, Map<number, Sealer>>()
 
-/** A reused compression context per level (creating one per blob costs more than compressing a small blob). */
-function compressorFor(level: number): Compressor {
-  let c = compressors.get(level)
-  if (!c) {
-    c = new Compressor()
-    c.setParameters({compressionLevel: level})
-    compressors.set(level, c)
-  }
-  return c
+function sealerFor(key: MasterKey, level: number): Sealer {
+  let byLevel = sealers.get(key)
+  if (!byLevel) sealers.set(key, (byLevel = new Map()))
+  let s = byLevel.get(level)
+  if (!s) byLevel.set(level, (s = new Sealer(key, level)))
+  return s
 }
 
 /** Decrypts, decompresses and checks the SHA-256 of a blob against its ID. */
