@@ -230,14 +230,20 @@ export async function lstatManyAsync(paths: Buffer[]): Promise<Array<RawStat | N
 function statResults(paths: Buffer[], v: Float64Array): Array<RawStat | NodeJS.ErrnoException> {
   return paths.map((p, i) => {
     const errno = v[i * LSTAT_FIELDS]
-    if (errno === 0) return new RawStat(v, i * LSTAT_FIELDS)
-    const [code, text] = util.getSystemErrorMap().get(-errno) ?? ['EIO', 'i/o error']
-    const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, lstat '${p.toString()}'`)
-    e.code = code
-    e.errno = -errno
-    e.syscall = 'lstat'
-    return e
+    return errno === 0 ? new RawStat(v, i * LSTAT_FIELDS) : systemError(errno, 'lstat', p)
   })
+}
+
+const errnoNames = util.getSystemErrorMap()
+
+/** An Error like the ones node:fs throws (code, errno, syscall, path in the message) for a native call's errno. */
+export function systemError(errno: number, syscall: string, path: Uint8Array): NodeJS.ErrnoException {
+  const [code, text] = errnoNames.get(-errno) ?? ['EIO', 'i/o error']
+  const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall} '${Buffer.from(path).toString()}'`)
+  e.code = code
+  e.errno = -errno
+  e.syscall = syscall
+  return e
 }
 
 const NUL_BYTE = Buffer.alloc(1)
@@ -280,9 +286,10 @@ export class Sealer {
       return addon.open(this.h, sealed, out, offset, uncompressedLength ?? -1, id ?? null)
     } catch (error) {
       const code = (error as {code?: string}).code
+      const what = idHex ? `blob ${idHex}: ` : ''
       if (code === 'EMAC') throw new MacMismatchError()
-      if (code === 'EZSTD') throw new BlobCorruptError(`blob ${idHex ?? ''}: zstd decompression failed: ${(error as Error).message}`.replace('blob : ', ''))
-      if (code === 'EHASH') throw new BlobCorruptError(`blob ${idHex ?? ''}: hash mismatch (data damaged)`.replace('blob : ', ''))
+      if (code === 'EZSTD') throw new BlobCorruptError(`${what}zstd decompression failed: ${(error as Error).message}`)
+      if (code === 'EHASH') throw new BlobCorruptError(`${what}hash mismatch (data damaged)`)
       throw error
     }
   }
@@ -301,8 +308,12 @@ export class BlobOpener {
     this.sealer = new Sealer(key, 0)
   }
 
-  /** MAC, decryption, decompression (ulen: the index's uncompressed length) and the SHA-256 check against id. */
+  /**
+   * MAC, decryption, decompression (ulen: the index's uncompressed length; undefined or 0 for a blob stored
+   * uncompressed) and the SHA-256 check against id.
+   */
   open(sealed: Uint8Array, id: string, ulen: number | undefined): Buffer {
+    if (ulen === 0) ulen = undefined
     const need = (ulen ?? 0) + sealed.length
     if (this.buf.length < need) this.buf = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2))
     this.idBytes.write(id, 'hex')

@@ -5,11 +5,10 @@
  * type 2/3 (data/tree, zstd): type ‖ len(4) ‖ uncompressed len(4) ‖ id(32) = 41 bytes. Offsets are implied.
  */
 import {createHash, type Hash} from 'node:crypto'
-import {decompress} from 'zstd-napi'
 
 import {CRYPTO_OVERHEAD, open, seal, type MasterKey} from './crypto.js'
-import {BlobCorruptError, FormatError} from './errors.js'
-import {Sealer, sealBound} from './native.js'
+import {FormatError} from './errors.js'
+import {BlobOpener, Sealer, sealBound} from './native.js'
 import type {Backend, BlobType, PackedBlob} from './types.js'
 import {DEFAULT_COMPRESSION_LEVEL} from './unpacked.js'
 
@@ -61,23 +60,17 @@ function sealerFor(key: MasterKey, level: number): Sealer {
   return s
 }
 
-/** Decrypts, decompresses and checks the SHA-256 of a blob against its ID. */
+/**
+ * Decrypts, decompresses and checks the SHA-256 of a blob against its ID, in one native call (one BlobOpener per
+ * key, as the workers use); returns a copy the caller owns.
+ */
 export function decodeBlob(key: MasterKey, encrypted: Uint8Array, id: string, uncompressedLength?: number): Buffer {
-  let plain = open(key, encrypted)
-  if (uncompressedLength !== undefined && uncompressedLength > 0) {
-    try {
-      plain = decompress(plain)
-    } catch (error) {
-      throw new BlobCorruptError(`blob ${id}: zstd decompression failed`, {cause: error})
-    }
-    if (plain.length !== uncompressedLength) {
-      throw new BlobCorruptError(`blob ${id}: decompressed to ${plain.length} bytes, index says ${uncompressedLength}`)
-    }
-  }
-  const got = sha256Hex(plain)
-  if (got !== id) throw new BlobCorruptError(`blob ${id}: content hashes to ${got}`)
-  return plain
+  let opener = openers.get(key)
+  if (!opener) openers.set(key, (opener = new BlobOpener(key)))
+  return Buffer.from(opener.open(encrypted, id, uncompressedLength))
 }
+
+const openers = new WeakMap<MasterKey, BlobOpener>()
 
 function typeCode(type: BlobType, compressed: boolean): number {
   return (type === 'data' ? 0 : 1) + (compressed ? 2 : 0)

@@ -3,12 +3,11 @@
  * the new chunks, and stores finished data packs itself. The main thread only gets blob IDs and pack lists.
  */
 import fs from 'node:fs'
-import util from 'node:util'
 import {parentPort, workerData} from 'node:worker_threads'
 
 import {chunkerTables, CHUNKER_MAX_SIZE, CHUNKER_MIN_SIZE} from '../chunker.js'
 import {CRYPTO_OVERHEAD, type MasterKey} from '../crypto.js'
-import {NativeChunker, READ_FIELDS, readFiles, Sealer, sha256Into} from '../native.js'
+import {NativeChunker, READ_FIELDS, readFiles, Sealer, sha256Into, systemError} from '../native.js'
 import {parsePolynomial} from '../polynomial.js'
 import {KnownSet} from './known-set.js'
 import {PackFile} from './pack-file.js'
@@ -136,13 +135,14 @@ interface Prefetched {
  */
 class ReadAheadRing {
   private readonly buf = Buffer.allocUnsafeSlow(PREFETCH_BYTES + 2 * (PREFETCH_MAX_FILE + 1))
-  private readonly used: Array<{start: number; end: number}> = []
+  /** Start offsets of the slices in use, oldest first. */
+  private readonly used: number[] = []
   private head = 0
 
   /** n bytes, or undefined while the ring has no room for them. */
   take(n: number): Buffer | undefined {
     if (this.used.length === 0) this.head = 0
-    const first = this.used.length > 0 ? this.used[0].start : 0
+    const first = this.used.length > 0 ? this.used[0] : 0
     let start: number
     if (this.used.length === 0 || this.head > first) {
       if (this.head + n <= this.buf.length) start = this.head
@@ -150,7 +150,7 @@ class ReadAheadRing {
       else return undefined
     } else if (this.head + n <= first) start = this.head
     else return undefined
-    this.used.push({start, end: start + n})
+    this.used.push(start)
     this.head = start + n
     return this.buf.subarray(start, start + n)
   }
@@ -167,8 +167,7 @@ const NUL = Buffer.alloc(1)
 /** Small files read in one thread-pool job (native readFiles): one round trip instead of four per file. */
 const GROUP_FILES = 16
 const GROUP_BYTES = 1024 * 1024
-const CALLS = ['', 'open', 'read', 'fstat']
-const errnoNames = util.getSystemErrorMap()
+const CALLS = ['open', 'open', 'read', 'fstat']
 
 /**
  * Reads a group of small files whole, each into its ring slice (open, read, fstat, close on one pool thread);
@@ -189,13 +188,7 @@ function prefetchGroup(jobs: FileJob[], slices: Buffer[]): Array<Promise<Prefetc
       (): Prefetched => {
         const o = k * READ_FIELDS
         const errno = results[o + 1]
-        if (errno !== 0) {
-          const [code, text] = errnoNames.get(-errno) ?? ['EIO', 'i/o error']
-          const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${CALLS[results[o + 5]] || 'open'} '${Buffer.from(job.path).toString()}'`)
-          e.code = code
-          e.errno = -errno
-          return {error: e}
-        }
+        if (errno !== 0) return {error: systemError(errno, CALLS[results[o + 5]] ?? 'open', job.path)}
         const mtimeNs = (BigInt(results[o + 3]) * 1_000_000_000n + BigInt(results[o + 4])).toString()
         return {data: slices[k].subarray(0, results[o]), size: results[o + 2], mtimeNs}
       },

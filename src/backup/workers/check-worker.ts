@@ -64,7 +64,7 @@ class BadBlob extends Error {}
 function verifyBlob(enc: Buffer, id: string, uncompressedLength?: number): void {
   if (enc.length < CRYPTO_OVERHEAD) throw new BadBlob(`ciphertext too short: ${enc.length} bytes`)
   try {
-    opener.open(enc, id, uncompressedLength !== undefined && uncompressedLength > 0 ? uncompressedLength : undefined)
+    opener.open(enc, id, uncompressedLength)
   } catch (error) {
     if (error instanceof MacMismatchError) throw new BadBlob('ciphertext verification failed (MAC mismatch): the data is damaged')
     if (error instanceof BlobCorruptError) throw new BadBlob(error.message.replace(`blob ${id}: `, ''))

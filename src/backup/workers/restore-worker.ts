@@ -1,7 +1,7 @@
 /**
  * Restore worker: reads the needed ranges of one pack (or gets them from the main thread), decrypts,
- * decompresses and hash-checks every blob (native.ts Sealer.open, one reused buffer), and writes each blob to every file offset that
- * needs it. Files whose blobs all sit in this pack are created, written, owned, chmod'ed and closed here
+ * decompresses and hash-checks every blob (native.ts BlobOpener, one reused buffer), and writes each blob to every
+ * file offset that needs it. Files whose blobs all sit in this pack are created, written, owned, chmod'ed and closed here
  * with sync calls (few syscalls per file); files spread over several packs were created and pre-sized by
  * the main thread and are only written here. All-zero blobs are not written (the file keeps a hole).
  */
