@@ -2,11 +2,12 @@
  * Key files (`keys/<id>`): the master key encrypted with a key derived from a password by scrypt.
  * One key file per password; the key file ID is the SHA-256 of its JSON text.
  */
-import {createHash, randomBytes, scrypt as scryptCb, type ScryptOptions} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import os from 'node:os'
 
 import {masterKeyFromJSON, masterKeyToJSON, open, seal, type MasterKey} from './crypto.js'
 import {CryptoError, FormatError, MacMismatchError, WrongPasswordError} from './errors.js'
+import {scryptParallel} from './native.js'
 import {formatGoTime} from './unpacked.js'
 
 export interface KdfParams {
@@ -36,11 +37,11 @@ export interface KeyFile {
 function scrypt(password: string | Buffer, salt: Buffer, params: KdfParams): Promise<Buffer> {
   const {N, r, p} = params
   if (!Number.isInteger(N) || N < 2 || (N & (N - 1)) !== 0) throw new CryptoError(`invalid scrypt N=${N}: must be a power of two`)
-  const need = 128 * N * r * p + 128 * r * (p + 2) + 1024 * 1024
-  const opts: ScryptOptions = {N, r, p, maxmem: Math.max(512 * 1024 * 1024, 2 * need)}
-  return new Promise((resolve, reject) => {
-    scryptCb(password, salt, 64, opts, (err, key) => (err ? reject(err) : resolve(key)))
-  })
+  if (!Number.isInteger(r) || !Number.isInteger(p) || r < 1 || p < 1 || 128 * r * N > 2 ** 32) {
+    throw new CryptoError(`invalid scrypt parameters N=${N}, r=${r}, p=${p}: more than 4 GiB of memory per lane`)
+  }
+  // The p lanes run on up to one pool thread per core (restic's calibration often picks p > 1).
+  return scryptParallel(password, salt, {N, r, p}, 64, os.availableParallelism())
 }
 
 function userKey(derived: Buffer): MasterKey {

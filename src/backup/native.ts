@@ -4,6 +4,7 @@
  * and check workers allocate nothing per blob. crypto.ts and chunker.ts stay the reference implementations; the
  * tests hold the two to the same bytes and cut points.
  */
+import {pbkdf2Sync} from 'node:crypto'
 import {createRequire} from 'node:module'
 import util from 'node:util'
 
@@ -24,6 +25,7 @@ interface Addon {
   readFiles(paths: Uint8Array, count: number, out: Uint8Array, slots: Float64Array, results: Float64Array): Promise<void>
   lstatMany(paths: Uint8Array, count: number, out: Float64Array, async: boolean): Promise<void> | undefined
   xattrListSize(path: Uint8Array): number
+  romix(b: Uint8Array, N: number, r: number, p: number, first: number, step: number, status: Int32Array): Promise<void>
 }
 
 function load(): Addon {
@@ -320,4 +322,26 @@ export class BlobOpener {
     const n = this.sealer.open(sealed, this.buf, 0, ulen, this.idBytes, id)
     return this.buf.subarray(0, n)
   }
+}
+
+/**
+ * scrypt (RFC 7914) with its p lanes of ROMix run on up to `threads` pool threads at once (Node's scrypt runs
+ * them one after the other). PBKDF2-HMAC-SHA256 before and after is Node's. Each thread holds 128·r·N bytes
+ * while it runs.
+ */
+export async function scryptParallel(
+  password: string | Buffer,
+  salt: Buffer,
+  params: {N: number; r: number; p: number},
+  keyLength: number,
+  threads: number,
+): Promise<Buffer> {
+  const {N, r, p} = params
+  const b = pbkdf2Sync(password, salt, 1, 128 * r * p, 'sha256')
+  const step = Math.max(1, Math.min(p, threads))
+  const status = new Int32Array(step)
+  await Promise.all(Array.from({length: step}, (_, i) => addon.romix(b, N, r, p, i, step, status.subarray(i, i + 1))))
+  const errno = status.find((e) => e !== 0)
+  if (errno) throw Object.assign(new Error(`scrypt: cannot allocate ${128 * r * N} bytes (errno ${errno})`), {errno})
+  return pbkdf2Sync(password, b, 1, keyLength, 'sha256')
 }

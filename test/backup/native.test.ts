@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
-import {createHash, randomBytes} from 'node:crypto'
+import {createHash, randomBytes, scryptSync} from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,7 +9,7 @@ import {compress, decompress} from 'zstd-napi'
 import {ChunkSplitter, chunkerTables} from '../../src/backup/chunker.js'
 import {CRYPTO_OVERHEAD, newMasterKey, open, seal, type MasterKey} from '../../src/backup/crypto.js'
 import {BlobCorruptError, MacMismatchError} from '../../src/backup/errors.js'
-import {lstatMany, lstatManyAsync, NativeChunker, READ_FIELDS, readFiles, Sealer, sealBound, sha256Into, xattrListSize} from '../../src/backup/native.js'
+import {lstatMany, lstatManyAsync, NativeChunker, READ_FIELDS, readFiles, scryptParallel, Sealer, sealBound, sha256Into, xattrListSize} from '../../src/backup/native.js'
 import {randomPolynomial} from '../../src/backup/polynomial.js'
 import {goRandomBytes} from './fixtures/go-math-rand.js'
 
@@ -65,6 +65,19 @@ describe('backup/native (C hot path against the TypeScript reference)', () => {
     expect(lengths(new NativeChunker(tables, small), data.subarray(0, 100_000), [9999])).to.deep.equal(
       lengths(new ChunkSplitter(tables, small), data.subarray(0, 100_000), [100_000]),
     )
+  })
+
+  it('derives the same scrypt keys as node:crypto (RFC 7914 vector, restic\'s calibrated p > 1, lanes on 1 to 8 threads)', async () => {
+    // RFC 7914 §12, the second vector (N=1024, r=8, p=16, 64 bytes).
+    const rfc = await scryptParallel('password', Buffer.from('NaCl'), {N: 1024, r: 8, p: 16}, 64, 2)
+    expect(rfc.toString('hex')).to.equal(
+      'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640',
+    )
+    const salt = randomBytes(64)
+    for (const [N, r, p, threads] of [[16, 1, 1, 1], [1024, 8, 7, 2], [2048, 4, 3, 8], [4096, 8, 1, 2], [32768, 8, 2, 2]]) {
+      const want = scryptSync('a password', salt, 64, {N, r, p, maxmem: 2 ** 30})
+      expect((await scryptParallel('a password', salt, {N, r, p}, 64, threads)).equals(want), `N=${N} r=${r} p=${p} on ${threads} threads`).to.equal(true)
+    }
   })
 
   it('hashes like node:crypto', () => {

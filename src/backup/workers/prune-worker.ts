@@ -1,9 +1,12 @@
 /**
- * Prune worker: repacks. For each pack it is given it reads the file once, verifies every blob to keep
+ * Prune worker: repacks. For each pack it is given it reads the byte ranges that hold blobs to keep (neighbours
+ * closer than MERGE_GAP are read as one range; a dropped blob's bytes are not read), verifies every blob to keep
  * (MAC, decryption, decompression, SHA-256 against the ID: native.ts BlobOpener) and appends the blob, still
  * encrypted as it was, to its own new pack of that blob type, streamed into a temporary file of the
  * repository (PackFile). Finished packs are fsynced and renamed, then reported; the main thread indexes them.
- * Nothing is deleted here. Memory: one old pack plus the write buffers.
+ * Nothing is deleted here. A job's reads start as soon as it arrives (asynchronously, on the thread pool), so
+ * the next pack is read while this one is verified. Memory: the wanted parts of the (at most two) packs the main
+ * thread has handed out, plus the write buffers.
  */
 import fs from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
@@ -42,11 +45,62 @@ async function close(type: BlobType, out: StoredPack[]): Promise<void> {
   else w?.abort()
 }
 
-async function repackOne(job: Extract<PruneJob, {t: 'pack'}>, out: StoredPack[]): Promise<void> {
-  const data = fs.readFileSync(job.path)
-  for (const b of job.blobs) {
-    if (b.offset + b.length > data.length) throw new Error(`pack ${job.id}: ${b.type} blob ${b.id} lies beyond the end of the file`)
-    const enc = data.subarray(b.offset, b.offset + b.length)
+/** Gaps between wanted blobs up to this size are read through (one read instead of two). */
+const MERGE_GAP = 256 * 1024
+
+/** The wanted blobs of a pack, read: `at[i]` is where blob i starts in `data`. */
+interface Loaded {
+  data: Buffer
+  at: number[]
+}
+
+function readAt(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.read(fd, buf, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))))
+}
+
+/** Reads the ranges of a pack that hold the job's blobs (in file order, close neighbours merged). */
+async function load(job: Extract<PruneJob, {t: 'pack'}>): Promise<Loaded> {
+  const order = job.blobs.map((_, i) => i).sort((a, b) => job.blobs[a].offset - job.blobs[b].offset)
+  const ranges: Array<{start: number; end: number; bufAt: number}> = []
+  const at = new Array<number>(job.blobs.length)
+  let total = 0
+  for (const i of order) {
+    const b = job.blobs[i]
+    const last = ranges.at(-1)
+    if (last && b.offset <= last.end + MERGE_GAP) {
+      const end = Math.max(last.end, b.offset + b.length)
+      total += end - last.end
+      last.end = end
+    } else {
+      ranges.push({start: b.offset, end: b.offset + b.length, bufAt: total})
+      total += b.length
+    }
+    const r = ranges.at(-1)!
+    at[i] = r.bufAt + (b.offset - r.start)
+  }
+  const data = Buffer.allocUnsafe(total)
+  const fd = await new Promise<number>((resolve, reject) => fs.open(job.path, 'r', (e, f) => (e ? reject(e) : resolve(f))))
+  try {
+    await Promise.all(
+      ranges.map(async (r) => {
+        let done = 0
+        while (done < r.end - r.start) {
+          const n = await readAt(fd, data, r.bufAt + done, r.end - r.start - done, r.start + done)
+          if (n === 0) throw new Error(`pack ${job.id}: the file ends at ${r.start + done} bytes, but the index places blobs up to byte ${r.end}`)
+          done += n
+        }
+      }),
+    )
+  } finally {
+    fs.close(fd, () => {})
+  }
+  return {data, at}
+}
+
+async function repackOne(job: Extract<PruneJob, {t: 'pack'}>, loaded: Promise<Loaded>, out: StoredPack[]): Promise<void> {
+  const {data, at} = await loaded
+  for (const [i, b] of job.blobs.entries()) {
+    const enc = data.subarray(at[i], at[i] + b.length)
     try {
       opener.open(enc, b.id, b.uncompressedLength)
     } catch (error) {
@@ -61,10 +115,13 @@ async function repackOne(job: Extract<PruneJob, {t: 'pack'}>, out: StoredPack[])
 
 let chain: Promise<void> = Promise.resolve()
 parentPort?.on('message', (job: PruneJob) => {
+  // The read starts now, while earlier jobs are still being verified; a failure surfaces in the job's turn.
+  const loaded = job.t === 'pack' ? load(job) : undefined
+  loaded?.catch(() => {})
   chain = chain.then(async () => {
     const r: PruneJobResult = {seq: job.seq, packs: []}
     try {
-      if (job.t === 'pack') await repackOne(job, r.packs)
+      if (job.t === 'pack') await repackOne(job, loaded!, r.packs)
       else for (const t of ['tree', 'data'] as const) await close(t, r.packs)
     } catch (error) {
       r.error = error instanceof Error ? error.message : String(error)
