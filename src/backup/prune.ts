@@ -136,7 +136,31 @@ export function parseLockDuration(s: string): number {
 
 // ------------------------------------------------------------------------------------------ helpers
 
-const key = (type: BlobType, id: string): string => (type === 'data' ? 'd' : 't') + id
+/** A set of blobs by type and ID (one Set per type: no key string built per lookup). */
+class BlobSet {
+  readonly data = new Set<string>()
+  readonly tree = new Set<string>()
+
+  has(type: BlobType, id: string): boolean {
+    return this[type].has(id)
+  }
+
+  /** Adds; false when it was there already. */
+  add(type: BlobType, id: string): boolean {
+    const s = this[type]
+    if (s.has(id)) return false
+    s.add(id)
+    return true
+  }
+
+  get size(): number {
+    return this.data.size + this.tree.size
+  }
+
+  *missingFrom(other: BlobSet): Generator<{type: BlobType; id: string}> {
+    for (const type of ['tree', 'data'] as const) for (const id of this[type]) if (!other[type].has(id)) yield {type, id}
+  }
+}
 const entrySize = (b: PackedBlob): number => b.length + (b.uncompressedLength === undefined ? HEADER_ENTRY_PLAIN : HEADER_ENTRY_COMPRESSED)
 
 async function eachLimit<T>(items: Iterable<T>, n: number, fn: (t: T) => Promise<void>): Promise<void> {
@@ -174,9 +198,12 @@ export async function pruneRepository(repo: Repository, o: PruneOptions = {}): P
   const dryRun = Boolean(o.dryRun)
   let lock: RepositoryLock | undefined
   if (!o.lockHeld) lock = await lockRepository(repo, {exclusive: !dryRun, retryMs: o.retryLockMs})
+  // On a local folder the repack workers start now, so their start-up overlaps the index load and tree walk.
+  const workers = !dryRun && repo.backend instanceof LocalBackend ? new RepackWorkers(repo, repo.backend, o.workers ?? os.availableParallelism()) : undefined
   try {
-    return await prune(repo, o, emit, maxUnused, maxRepack, dryRun, started)
+    return await prune(repo, o, emit, maxUnused, maxRepack, dryRun, started, workers)
   } finally {
+    await workers?.terminate()
     await lock?.release()
   }
 }
@@ -189,8 +216,13 @@ async function prune(
   maxRepack: number,
   dryRun: boolean,
   started: number,
+  workers: RepackWorkers | undefined,
 ): Promise<PruneResult> {
   const backend = repo.backend
+  // Stale temporary files (left by killed processes, older than an hour) are looked for while the rest runs.
+  const tmpMaxAge = o.tmpMaxAgeMs ?? 60 * 60 * 1000
+  const staleScan = staleTempFiles(repo, tmpMaxAge)
+  staleScan.catch(() => {})
   // ---- load
   emit({kind: 'start', phase: 'load-index'})
   const [packList, indexList, snapshotList] = await Promise.all([backend.list('pack'), backend.list('index'), backend.list('snapshot')])
@@ -231,12 +263,12 @@ async function prune(
       throw new PruneError(`pack ${entry.id}: file size ${size} does not match the index (expected ${want} bytes)`, 'run `lifeboat backup check`; a damaged index needs rebuilding before a prune; nothing was deleted')
     }
     blobsTotal += entry.blobs.length
-    const allUsed = entry.blobs.every((b) => used.has(key(b.type, b.id)))
+    const allUsed = entry.blobs.every((b) => used.has(b.type, b.id))
     plans.push({entry, size, owned: [], ownedCount: allUsed ? -1 : 0, usedSize: 0, unusedSize: 0, types: new Set(entry.blobs.map((b) => b.type)), action: 'keep'})
   }
   // Owners: fully used packs first, so a duplicate blob stays where keeping it is free.
   const order = [...plans].sort((a, b) => (a.ownedCount === -1 ? 0 : 1) - (b.ownedCount === -1 ? 0 : 1))
-  const owned = new Set<string>()
+  const owned = new BlobSet()
   let usedBlobs = 0
   let usedSize = 0
   let unusedBlobs = 0
@@ -246,10 +278,9 @@ async function prune(
   for (const p of order) {
     p.ownedCount = 0
     for (const b of p.entry.blobs) {
-      const k = key(b.type, b.id)
       const sz = entrySize(b)
-      if (used.has(k) && !owned.has(k)) {
-        owned.add(k)
+      const isUsed = used.has(b.type, b.id)
+      if (isUsed && owned.add(b.type, b.id)) {
         p.owned.push(true)
         p.ownedCount++
         p.usedSize += sz
@@ -258,7 +289,7 @@ async function prune(
       } else {
         p.owned.push(false)
         p.unusedSize += sz
-        if (used.has(k)) {
+        if (isUsed) {
           dupBlobs++
           dupSize += sz
         } else {
@@ -269,8 +300,8 @@ async function prune(
     }
   }
   if (owned.size !== used.size) {
-    const lost = [...used].filter((k) => !owned.has(k))
-    const desc = lost.slice(0, 3).map((k) => `${k[0] === 'd' ? 'data' : 'tree'} ${k.slice(1, 13)}`).join(', ')
+    const lost = [...used.missingFrom(owned)]
+    const desc = lost.slice(0, 3).map((b) => `${b.type} ${b.id.slice(0, 12)}`).join(', ')
     throw new PruneError(
       `${lost.length} blob(s) used by snapshots are in no existing pack (${desc}${lost.length > 3 ? ', …' : ''})`,
       'run `lifeboat backup check`; the snapshots that need them are damaged; nothing was deleted',
@@ -360,7 +391,6 @@ async function prune(
     result.durationMs = Date.now() - started
     return result
   }
-  const tmpMaxAge = o.tmpMaxAgeMs ?? 60 * 60 * 1000
 
   // ---- object lock: refuse before writing anything when something to delete is still retained
   if (backend.retained) {
@@ -386,7 +416,7 @@ async function prune(
   }
 
   if (dryRun) {
-    result.tmpFilesRemoved = (await staleTempFiles(repo, tmpMaxAge)).length
+    result.tmpFilesRemoved = (await staleScan).length
     return finish()
   }
 
@@ -394,7 +424,7 @@ async function prune(
   const newPacks: IndexPackEntry[] = []
   if (toRepack.length > 0) {
     written = 0
-    const packs = await repack(repo, toRepack, o, emit)
+    const packs = await repack(repo, toRepack, emit, workers)
     for (const fp of packs) {
       newPacks.push({id: fp.id, blobs: fp.blobs})
       written += fp.size
@@ -438,7 +468,7 @@ async function prune(
   emit({kind: 'done', phase: 'remove-packs'})
 
   // ---- stale temporary files (left by killed processes)
-  const stale = await staleTempFiles(repo, tmpMaxAge)
+  const stale = await staleScan
   for (const f of stale) await fs.unlink(f).catch(() => {})
   result.tmpFilesRemoved = stale.length
   return finish()
@@ -475,15 +505,12 @@ async function staleTempFiles(repo: Repository, maxAgeMs: number): Promise<strin
 
 // ------------------------------------------------------------------------------------------ used blobs
 
-/** Every blob reachable from the given trees: keys "t"+id and "d"+id. */
-async function findUsedBlobs(repo: Repository, roots: string[], emit: ProgressListener): Promise<Set<string>> {
-  const used = new Set<string>()
+/** Every blob reachable from the given trees. */
+async function findUsedBlobs(repo: Repository, roots: string[], emit: ProgressListener): Promise<BlobSet> {
+  const used = new BlobSet()
   const queue: string[] = []
   const push = (id: string): void => {
-    const k = 't' + id
-    if (used.has(k)) return
-    used.add(k)
-    queue.push(id)
+    if (used.add('tree', id)) queue.push(id)
   }
   for (const r of roots) push(r)
   let active = 0
@@ -498,7 +525,7 @@ async function findUsedBlobs(repo: Repository, roots: string[], emit: ProgressLi
           .then((nodes) => {
             for (const n of nodes) {
               if (n.type === 'file') {
-                if (Array.isArray(n.content)) for (const b of n.content) used.add('d' + b)
+                if (Array.isArray(n.content)) for (const b of n.content) used.data.add(b)
               } else if (n.type === 'dir' && n.subtree) {
                 push(n.subtree)
               }
@@ -537,11 +564,32 @@ async function loadTreeNodes(repo: Repository, id: string): Promise<ReturnType<t
 
 const WORKER_LIMITS = {maxYoungGenerationSizeMb: 8}
 
+/** The repack workers of a local repository (workers/prune-worker.ts); a start-up failure is kept for repack. */
+class RepackWorkers {
+  readonly workers: Worker[]
+  failure: Error | undefined
+
+  constructor(repo: Repository, local: LocalBackend, n: number) {
+    const init: PruneWorkerInit = {key: {encrypt: repo.key.encrypt, macK: repo.key.macK, macR: repo.key.macR}, repoRoot: local.location, packSize: repo.packSize, fsync: true}
+    this.workers = Array.from({length: Math.max(1, n)}, () => {
+      const w = startWorker('prune-worker', init, {resourceLimits: WORKER_LIMITS})
+      w.on('error', (e) => {
+        this.failure ??= e
+      })
+      return w
+    })
+  }
+
+  async terminate(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
 /**
  * Copies the owned blobs of the packs to repack into new packs. Each pack is first verified in a check
  * worker (its owned blobs decrypted, decompressed, hashed); the main thread then copies the encrypted blobs.
  */
-async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit: ProgressListener): Promise<FinishedPack[]> {
+async function repack(repo: Repository, plans: PackPlan[], emit: ProgressListener, pool: RepackWorkers | undefined): Promise<FinishedPack[]> {
   const backend = repo.backend
   const local = backend instanceof LocalBackend ? backend : undefined
   let totalBytes = 0
@@ -549,7 +597,7 @@ async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit
   emit({kind: 'start', phase: 'repack', totalFiles: plans.length, totalBytes})
   const writers: Record<BlobType, PackWriter | undefined> = {data: undefined, tree: undefined}
   const out: FinishedPack[] = []
-  const seen = new Set<string>()
+  const seen = new BlobSet()
   const save = async (w: PackWriter): Promise<void> => {
     const fp = w.finish()
     await backend.save({type: 'pack', name: fp.id}, fp.parts.length === 1 ? fp.parts[0] : Buffer.concat(fp.parts, fp.size), {packType: fp.blobs[0]?.type ?? 'data'})
@@ -563,9 +611,7 @@ async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit
     for (let i = 0; i < blobs.length; i++) {
       if (!p.owned[i]) continue
       const b = blobs[i]
-      const k = key(b.type, b.id)
-      if (seen.has(k)) continue
-      seen.add(k)
+      if (!seen.add(b.type, b.id)) continue
       if (b.offset + b.length > data.length) throw new PruneError(`pack ${p.entry.id} is shorter than the index says; nothing was deleted`)
       const enc = Buffer.from(data.subarray(b.offset, b.offset + b.length))
       let w = writers[b.type]
@@ -583,7 +629,7 @@ async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit
 
   const ownedBlobs = (p: PackPlan): PackedBlob[] => p.entry.blobs.filter((_, i) => p.owned[i])
 
-  if (!local) {
+  if (!local || !pool) {
     // Remote backends: verify in this thread (no shared file to hand to a worker).
     for (const p of plans) {
       const data = await backend.load({type: 'pack', name: p.entry.id})
@@ -598,63 +644,58 @@ async function repack(repo: Repository, plans: PackPlan[], o: PruneOptions, emit
     }
   } else {
     // Local: the workers verify, copy and write the new packs themselves; this thread only hands out packs.
-    const n = Math.max(1, Math.min(o.workers ?? os.availableParallelism(), plans.length))
-    const init: PruneWorkerInit = {key: {encrypt: repo.key.encrypt, macK: repo.key.macK, macR: repo.key.macR}, repoRoot: local.location, packSize: repo.packSize, fsync: true}
-    const workers: Worker[] = Array.from({length: n}, () => startWorker('prune-worker', init, {resourceLimits: WORKER_LIMITS}))
+    if (pool.failure) throw new LifeboatError(`repack worker crashed: ${pool.failure.message}`, {cause: pool.failure})
+    const workers = pool.workers.slice(0, Math.min(pool.workers.length, plans.length))
     // Trees first, then data: a worker's new packs fill with one type at a time.
     const ordered = [...plans].sort((a, b) => (a.types.has('tree') ? 0 : 1) - (b.types.has('tree') ? 0 : 1))
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let next = 0
-        let seq = 0
-        let failed = false
-        const pending = new Map<Worker, number>()
-        const feed = (w: Worker): void => {
-          while (!failed && next < ordered.length && (pending.get(w) ?? 0) < 2) {
-            const p = ordered[next++]
-            pending.set(w, (pending.get(w) ?? 0) + 1)
-            const job: PruneJob = {t: 'pack', seq: seq++, id: p.entry.id, path: local.filename({type: 'pack', name: p.entry.id}), blobs: ownedBlobs(p)}
-            w.postMessage(job)
-            sizes.set(job.seq, p.size)
-          }
-          if (!failed && next >= ordered.length && (pending.get(w) ?? 0) === 0 && !finished.has(w)) {
-            finished.add(w)
-            pending.set(w, 1)
-            w.postMessage({t: 'finish', seq: -1} satisfies PruneJob)
-          }
+    await new Promise<void>((resolve, reject) => {
+      let next = 0
+      let seq = 0
+      let failed = false
+      const pending = new Map<Worker, number>()
+      const feed = (w: Worker): void => {
+        while (!failed && next < ordered.length && (pending.get(w) ?? 0) < 2) {
+          const p = ordered[next++]
+          pending.set(w, (pending.get(w) ?? 0) + 1)
+          const job: PruneJob = {t: 'pack', seq: seq++, id: p.entry.id, path: local.filename({type: 'pack', name: p.entry.id}), blobs: ownedBlobs(p)}
+          w.postMessage(job)
+          sizes.set(job.seq, p.size)
         }
-        const sizes = new Map<number, number>()
-        const finished = new Set<Worker>()
-        let closed = 0
-        for (const w of workers) {
-          w.on('message', (m: PruneJobResult) => {
-            if (failed) return
-            pending.set(w, (pending.get(w) ?? 1) - 1)
-            out.push(...m.packs.map((sp) => ({id: sp.id, size: sp.size, blobs: sp.blobs, parts: []})))
-            if (m.error) {
-              failed = true
-              reject(new PruneError(m.error, 'run `lifeboat backup check --read-data`; nothing was deleted'))
-              return
-            }
-            if (m.seq === -1) {
-              if (++closed === workers.length) resolve()
-              return
-            }
-            packsDone++
-            bytesDone += sizes.get(m.seq) ?? 0
-            emit({kind: 'progress', phase: 'repack', files: packsDone, bytes: bytesDone, totalFiles: plans.length, totalBytes})
-            feed(w)
-          })
-          w.on('error', (e) => {
+        if (!failed && next >= ordered.length && (pending.get(w) ?? 0) === 0 && !finished.has(w)) {
+          finished.add(w)
+          pending.set(w, 1)
+          w.postMessage({t: 'finish', seq: -1} satisfies PruneJob)
+        }
+      }
+      const sizes = new Map<number, number>()
+      const finished = new Set<Worker>()
+      let closed = 0
+      for (const w of workers) {
+        w.on('message', (m: PruneJobResult) => {
+          if (failed) return
+          pending.set(w, (pending.get(w) ?? 1) - 1)
+          out.push(...m.packs.map((sp) => ({id: sp.id, size: sp.size, blobs: sp.blobs, parts: []})))
+          if (m.error) {
             failed = true
-            reject(new LifeboatError(`repack worker crashed: ${e.message}`, {cause: e}))
-          })
+            reject(new PruneError(m.error, 'run `lifeboat backup check --read-data`; nothing was deleted'))
+            return
+          }
+          if (m.seq === -1) {
+            if (++closed === workers.length) resolve()
+            return
+          }
+          packsDone++
+          bytesDone += sizes.get(m.seq) ?? 0
+          emit({kind: 'progress', phase: 'repack', files: packsDone, bytes: bytesDone, totalFiles: plans.length, totalBytes})
           feed(w)
-        }
-      })
-    } finally {
-      await Promise.all(workers.map((w) => w.terminate()))
-    }
+        })
+        w.on('error', (e) => {
+          failed = true
+          reject(new LifeboatError(`repack worker crashed: ${e.message}`, {cause: e}))
+        })
+        feed(w)
+      }
+    })
   }
   for (const t of ['tree', 'data'] as const) {
     const w = writers[t]

@@ -48,10 +48,18 @@ async function close(type: BlobType, out: StoredPack[]): Promise<void> {
 /** Gaps between wanted blobs up to this size are read through (one read instead of two). */
 const MERGE_GAP = 256 * 1024
 
-/** The wanted blobs of a pack, read: `at[i]` is where blob i starts in `data`. */
+/** The wanted blobs of a pack, read: `at[i]` is where blob i starts in `data` (a view of `buf`). */
 interface Loaded {
+  buf: Buffer
   data: Buffer
   at: number[]
+}
+
+/** Read buffers of finished jobs, reused (a pack's worth each; without reuse, every job's fresh 16 MiB drove GC). */
+const spare: Buffer[] = []
+function takeBuffer(n: number): Buffer {
+  const i = spare.findIndex((b) => b.length >= n)
+  return i === -1 ? Buffer.allocUnsafeSlow(Math.max(n, 4 << 20)) : spare.splice(i, 1)[0]
 }
 
 function readAt(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
@@ -78,8 +86,12 @@ async function load(job: Extract<PruneJob, {t: 'pack'}>): Promise<Loaded> {
     const r = ranges.at(-1)!
     at[i] = r.bufAt + (b.offset - r.start)
   }
-  const data = Buffer.allocUnsafe(total)
-  const fd = await new Promise<number>((resolve, reject) => fs.open(job.path, 'r', (e, f) => (e ? reject(e) : resolve(f))))
+  const buf = takeBuffer(total)
+  const data = buf.subarray(0, total)
+  const fd = await new Promise<number>((resolve, reject) => fs.open(job.path, 'r', (e, f) => (e ? reject(e) : resolve(f)))).catch((error: unknown) => {
+    spare.push(buf)
+    throw error
+  })
   try {
     await Promise.all(
       ranges.map(async (r) => {
@@ -91,14 +103,25 @@ async function load(job: Extract<PruneJob, {t: 'pack'}>): Promise<Loaded> {
         }
       }),
     )
+  } catch (error) {
+    spare.push(buf)
+    throw error
   } finally {
     fs.close(fd, () => {})
   }
-  return {data, at}
+  return {buf, data, at}
 }
 
 async function repackOne(job: Extract<PruneJob, {t: 'pack'}>, loaded: Promise<Loaded>, out: StoredPack[]): Promise<void> {
-  const {data, at} = await loaded
+  const {buf, data, at} = await loaded
+  try {
+    await copyBlobs(job, data, at, out)
+  } finally {
+    if (spare.length < 2) spare.push(buf)
+  }
+}
+
+async function copyBlobs(job: Extract<PruneJob, {t: 'pack'}>, data: Buffer, at: number[], out: StoredPack[]): Promise<void> {
   for (const [i, b] of job.blobs.entries()) {
     const enc = data.subarray(at[i], at[i] + b.length)
     try {
