@@ -14,7 +14,15 @@ export const INDEX_MAX_BLOBS = 50_000
 /** Hard cap on one index file's JSON size. */
 export const INDEX_MAX_BYTES = 8 * 1024 * 1024
 
-const HEX_RE = /^[0-9a-f]{64}$/
+/** /^[0-9a-f]{64}$/ without the regular expression (called for every blob of every index file). */
+function isLowerHex64(s: string): boolean {
+  if (s.length !== 64) return false
+  for (let k = 0; k < 64; k++) {
+    const c = s.charCodeAt(k)
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false
+  }
+  return true
+}
 
 /** JSON of one index file, restic's field names. */
 export interface IndexJSON {
@@ -116,7 +124,7 @@ export class MasterIndex {
   }
 
   private idBytes(id: string): Buffer {
-    if (id.length !== 64 || this.scratch.write(id, 0, 32, 'hex') !== 32 || !HEX_RE.test(id)) {
+    if (id.length !== 64 || !isLowerHex64(id) || this.scratch.write(id, 0, 32, 'hex') !== 32) {
       throw new FormatError(`invalid blob id ${JSON.stringify(id)}`)
     }
     return this.scratch
@@ -141,7 +149,7 @@ export class MasterIndex {
   private packNumber(packId: string): number {
     let p = this.packNo.get(packId)
     if (p === undefined) {
-      if (!HEX_RE.test(packId)) throw new FormatError(`invalid pack id ${JSON.stringify(packId)}`)
+      if (!isLowerHex64(packId)) throw new FormatError(`invalid pack id ${JSON.stringify(packId)}`)
       p = this.packIds.length
       this.packIds.push(packId)
       this.packNo.set(packId, p)
@@ -189,24 +197,26 @@ export class MasterIndex {
   /** Adds the blobs of a pack; a (blob, pack) pair already known is skipped. */
   add(packId: string, blobs: Iterable<PackedBlob>): void {
     const p = this.packNumber(packId)
-    for (const b of blobs) {
-      let dup = false
-      this.probe(b.type, b.id, (i) => {
-        if (this.pack[i] === p) return (dup = true)
-      })
-      if (dup) continue
-      if (this.n + 1 > this.cap) this.grow(this.n + 1)
-      const i = this.n++
-      this.ids.set(this.idBytes(b.id), i * 32)
-      this.pack[i] = p
-      this.offset[i] = b.offset
-      this.length[i] = b.length
-      this.ulen[i] = b.uncompressedLength ?? 0
-      const t = b.type === 'data' ? 0 : 1
-      this.types[i] = t
-      this.blobsPerType[t]++
-      this.insertSlot(i)
+    for (const b of blobs) this.addOne(p, b.type, b.id, b.offset, b.length, b.uncompressedLength ?? 0)
+  }
+
+  /** One (blob, pack) record, unless known: the ID is checked and decoded once, no closure or object per blob. */
+  private addOne(p: number, type: BlobType, id: string, offset: number, length: number, ulen: number): void {
+    const t = type === 'data' ? 0 : 1
+    const idb = this.idBytes(id)
+    for (let s = this.hashAt(idb, 0, t) & this.mask, r = this.table[s]; r !== 0; s = (s + 1) & this.mask, r = this.table[s]) {
+      if (this.pack[r - 1] === p && this.types[r - 1] === t && this.sameId(r - 1, idb)) return
     }
+    if (this.n + 1 > this.cap) this.grow(this.n + 1)
+    const i = this.n++
+    this.ids.set(idb, i * 32)
+    this.pack[i] = p
+    this.offset[i] = offset
+    this.length[i] = length
+    this.ulen[i] = ulen
+    this.types[i] = t
+    this.blobsPerType[t]++
+    this.insertSlot(i)
   }
 
   /** Loads one parsed index file. */
@@ -215,17 +225,14 @@ export class MasterIndex {
     if (!j || typeof j !== 'object' || !Array.isArray(j.packs)) throw new FormatError('index file lacks "packs"', {where})
     for (const p of j.packs) {
       if (!p || typeof p.id !== 'string' || !Array.isArray(p.blobs)) throw new FormatError('index file: malformed pack entry', {where})
-      this.add(
-        p.id,
-        p.blobs.map((b) => {
-          if (typeof b.id !== 'string' || (b.type !== 'data' && b.type !== 'tree') || !Number.isInteger(b.offset) || !Number.isInteger(b.length)) {
-            throw new FormatError(`index file: malformed blob entry in pack ${p.id}`, {where})
-          }
-          const pb: PackedBlob = {id: b.id, type: b.type, offset: b.offset, length: b.length}
-          if (b.uncompressed_length) pb.uncompressedLength = b.uncompressed_length
-          return pb
-        }),
-      )
+      const pn = this.packNumber(p.id)
+      for (const b of p.blobs) {
+        if (typeof b?.id !== 'string' || (b.type !== 'data' && b.type !== 'tree') || !Number.isInteger(b.offset) || !Number.isInteger(b.length)) {
+          throw new FormatError(`index file: malformed blob entry in pack ${p.id}`, {where})
+        }
+        const ulen = b.uncompressed_length
+        this.addOne(pn, b.type, b.id, b.offset, b.length, typeof ulen === 'number' && ulen > 0 ? ulen : 0)
+      }
     }
     if (Array.isArray(j.supersedes)) for (const s of j.supersedes) this.superseded.add(s)
     if (fileId) this.loadedFiles.add(fileId)

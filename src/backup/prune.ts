@@ -11,8 +11,9 @@
  * 5. Repack, in worker threads (workers/prune-worker.ts): each pack is read once, every blob to keep is
  *    verified (decrypted, decompressed, hashed) and copied, still encrypted, into new packs (data and tree
  *    blobs apart) that the worker streams into the repository; the main thread only hands out packs.
- * 6. Write the new index (kept + new packs; the first file lists the old ones in `supersedes`), delete the
- *    old index files, then the obsolete packs, then packs no index names and stale temporary files.
+ * 6. Write the new index: the kept packs' file(s) while the workers repack (the first lists the old files in
+ *    `supersedes`), the new packs' after; then delete the old index files, the obsolete packs, packs no index
+ *    names and stale temporary files. A repack that fails removes the early index file again.
  *
  * A crash at any point leaves a repository restic accepts: new packs are stored before an index names them,
  * the new index before the old is removed, and a pack is deleted only once no index names it (at worst some
@@ -420,11 +421,32 @@ async function prune(
     return finish()
   }
 
-  // ---- repack
+  // ---- repack; meanwhile the index of the kept packs is written (this thread is idle while the workers repack)
+  const indexChanged = toRepack.length > 0 || toDelete.length > 0 || missingPacks.length > 0
+  const newIds = new Set<string>()
+  const saveIndex = async (entries: IndexPackEntry[], supersedes: string[] | undefined): Promise<void> => {
+    const files: IndexJSON[] = splitIndex(entries)
+    if (supersedes) {
+      if (files.length === 0) files.push({packs: []})
+      files[0].supersedes = supersedes
+    }
+    for (const j of files) newIds.add(await repo.saveUnpacked('index', j))
+    result.indexFiles.written += files.length
+  }
+  const keptIndex = indexChanged && keep.length > 0 ? saveIndex(keep.map((p) => p.entry), oldIndexFiles) : undefined
+  keptIndex?.catch(() => {})
   const newPacks: IndexPackEntry[] = []
   if (toRepack.length > 0) {
     written = 0
-    const packs = await repack(repo, toRepack, emit, workers)
+    let packs: FinishedPack[]
+    try {
+      packs = await repack(repo, toRepack, emit, workers)
+    } catch (error) {
+      // The old index files still name everything: the early index file goes again, the repository is as it was.
+      await keptIndex?.catch(() => {})
+      for (const id of newIds) await backend.remove({type: 'index', name: id}).catch(() => {})
+      throw error
+    }
     for (const fp of packs) {
       newPacks.push({id: fp.id, blobs: fp.blobs})
       written += fp.size
@@ -432,20 +454,11 @@ async function prune(
     result.packs.written = packs.length
   }
 
-  // ---- new index, then old index removed
-  const indexChanged = toRepack.length > 0 || toDelete.length > 0 || missingPacks.length > 0
+  // ---- new index complete (kept + new packs), then old index removed
   if (indexChanged) {
     emit({kind: 'start', phase: 'write-index'})
-    const keptEntries = function* (): Generator<IndexPackEntry> {
-      for (const p of keep) yield p.entry
-      yield* newPacks
-    }
-    const files: IndexJSON[] = splitIndex(keptEntries())
-    if (files.length === 0) files.push({packs: []})
-    files[0].supersedes = oldIndexFiles
-    const newIds = new Set<string>()
-    for (const j of files) newIds.add(await repo.saveUnpacked('index', j))
-    result.indexFiles.written = files.length
+    await keptIndex
+    if (newPacks.length > 0 || !keptIndex) await saveIndex(newPacks, keptIndex ? undefined : oldIndexFiles)
     emit({kind: 'done', phase: 'write-index'})
     emit({kind: 'start', phase: 'remove-old-index', totalFiles: oldIndexFiles.length})
     await eachLimit(
