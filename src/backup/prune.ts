@@ -220,10 +220,6 @@ async function prune(
   workers: RepackWorkers | undefined,
 ): Promise<PruneResult> {
   const backend = repo.backend
-  // Stale temporary files (left by killed processes, older than an hour) are looked for while the rest runs.
-  const tmpMaxAge = o.tmpMaxAgeMs ?? 60 * 60 * 1000
-  const staleScan = staleTempFiles(repo, tmpMaxAge)
-  staleScan.catch(() => {})
   // ---- load
   emit({kind: 'start', phase: 'load-index'})
   const [packList, indexList, snapshotList] = await Promise.all([backend.list('pack'), backend.list('index'), backend.list('snapshot')])
@@ -340,6 +336,10 @@ async function prune(
   let sizeBefore = 0
   for (const s of packFiles.values()) sizeBefore += s
   emit({kind: 'done', phase: 'plan'})
+  // Stale temporary files (left by killed processes, older than an hour) are looked for while the workers repack
+  // (this thread is mostly idle then; during the index load and tree walk it is not).
+  const staleScan = staleTempFiles(repo, o.tmpMaxAgeMs ?? 60 * 60 * 1000)
+  staleScan.catch(() => {})
 
   let repackBlobs = 0
   let repackUsedSize = 0
