@@ -143,12 +143,12 @@ class BlobSet {
   readonly tree = new Set<string>()
 
   has(type: BlobType, id: string): boolean {
-    return this[type].has(id)
+    return (type === 'data' ? this.data : this.tree).has(id)
   }
 
   /** Adds; false when it was there already. */
   add(type: BlobType, id: string): boolean {
-    const s = this[type]
+    const s = type === 'data' ? this.data : this.tree
     if (s.has(id)) return false
     s.add(id)
     return true
