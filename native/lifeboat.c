@@ -539,15 +539,15 @@ static napi_value pool_job_queue(napi_env env, pool_job_t *j, const char *name, 
   return promise;
 }
 
-static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
+/* A typed array of the given element type: its data and element count. */
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
   napi_typedarray_type type;
-  void *ptr;
   napi_value ab;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float64_array) return 0;
-  *data = ptr;
-  return 1;
+  return napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) == napi_ok && type == want;
 }
+
+static int get_f64(napi_env env, napi_value v, double **data, size_t *len) { return get_typed(env, v, napi_float64_array, (void **)data, len); }
 
 typedef struct {
   pool_job_t job;
@@ -827,14 +827,11 @@ static napi_value romix(napi_env env, napi_callback_info info) {
   uint8_t *b;
   size_t blen;
   uint32_t n, r, p, first, step;
-  napi_typedarray_type type;
   size_t slen;
   void *sptr;
-  napi_value ab;
-  size_t soff;
   if (argc < 7 || !get_bytes(env, argv[0], &b, &blen) || !get_u32(env, argv[1], &n) || !get_u32(env, argv[2], &r) ||
       !get_u32(env, argv[3], &p) || !get_u32(env, argv[4], &first) || !get_u32(env, argv[5], &step) ||
-      napi_get_typedarray_info(env, argv[6], &type, &slen, &sptr, &ab, &soff) != napi_ok || type != napi_int32_array || slen < 1)
+      !get_typed(env, argv[6], napi_int32_array, &sptr, &slen) || slen < 1)
     return throw_err(env, "romix(B, N, r, p, first, step, status: Int32Array)");
   if (n < 2 || (n & (n - 1)) != 0 || r == 0 || r > (1u << 20) || p == 0 || step == 0 || (uint64_t)r * 128 * p != blen ||
       (uint64_t)r * 128 * n > ((uint64_t)1 << 40))

@@ -124,7 +124,7 @@ export class MasterIndex {
   }
 
   private idBytes(id: string): Buffer {
-    if (id.length !== 64 || !isLowerHex64(id) || this.scratch.write(id, 0, 32, 'hex') !== 32) {
+    if (!isLowerHex64(id) || this.scratch.write(id, 0, 32, 'hex') !== 32) {
       throw new FormatError(`invalid blob id ${JSON.stringify(id)}`)
     }
     return this.scratch

@@ -103,10 +103,8 @@ async function load(job: Extract<PruneJob, {t: 'pack'}>): Promise<Loaded> {
         }
       }),
     )
-  } catch (error) {
-    spare.push(buf)
-    throw error
   } finally {
+    // Not reused after a failed read: another read of this job may still be writing into it.
     fs.close(fd, () => {})
   }
   return {buf, data, at}
